@@ -25,6 +25,10 @@ var (
 	ErrForbidden = errors.New("The supplied authentication is not authorized to access this resource.")
 	// ErrUnauthenticated: missing or wrong credentials (HTTP 401).
 	ErrUnauthenticated = errors.New("The supplied authentication is invalid.")
+	// ErrThrottled: a namespace throttle was exceeded (HTTP 429).
+	ErrThrottled = errors.New("Too many requests.")
+	// ErrUnavailable: no invoker or backing service can take the work (HTTP 503).
+	ErrUnavailable = errors.New("No invokers available")
 )
 
 // kindError is an error with a user-facing message that wraps a sentinel kind.
