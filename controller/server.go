@@ -1,0 +1,178 @@
+// Package controller is gowhisk's REST API: the OpenWhisk /api/v1 routes
+// over gin, with basic auth, entitlement, the entity cache, invoke, trigger
+// fire and the one mapping of entity errors to HTTP responses (errors.go).
+//
+// Route scheme (for the files that register routes through the hooks):
+//
+//	ns := /api/v1/namespaces/:namespace           (auth middleware applied)
+//	ns.GET/PUT/DELETE("/actions/*name")            actions.go (this package, D1)
+//	ns.POST("/actions/*name")                      registerInvokeRoutes (invoke.go)
+//	ns.GET("/actions")                             action list
+//	ns.GET/PUT/DELETE("/packages/:name"), GET "/packages"
+//
+// The action catch-all "*name" is "/a", "/pkg/a" or "/pkg/" (package
+// listing); parse it with parseActionPath(c.Param("name")).
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gowhisk/gowhisk/entity"
+)
+
+// Config wires a controller. Entities, Activations, Subjects and Manifest
+// are required; a zero Limits means entity.DefaultSystemLimits().
+type Config struct {
+	Entities    entity.Store
+	Activations entity.Activations
+	Subjects    entity.Subjects
+	Manifest    *entity.Manifest
+	Limits      entity.SystemLimits
+	Activator   Activator // the load-balancer seam; nil => invoke answers 503 "No invokers available"
+	Logger      *slog.Logger
+	Build       string
+	BuildNo     string
+	Now         func() time.Time // optional, defaults to time.Now
+}
+
+// Server is the controller's HTTP API. Create it with New.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	engine *gin.Engine
+
+	ids      *identityCache
+	entities *entityCache
+}
+
+// Defaults of the caches.
+const (
+	identityCacheSize = 100_000
+	identityCacheTTL  = 5 * time.Minute
+	entityCacheSize   = 10_000
+	entityCacheTTL    = 5 * time.Minute
+)
+
+// New validates cfg and builds the server with every route registered.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Entities == nil:
+		return nil, errors.New("controller: Config.Entities is required")
+	case cfg.Activations == nil:
+		return nil, errors.New("controller: Config.Activations is required")
+	case cfg.Subjects == nil:
+		return nil, errors.New("controller: Config.Subjects is required")
+	case cfg.Manifest == nil:
+		return nil, errors.New("controller: Config.Manifest is required")
+	}
+	if cfg.Limits == (entity.SystemLimits{}) {
+		cfg.Limits = entity.DefaultSystemLimits()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		ids:      newIdentityCache(identityCacheSize, identityCacheTTL, cfg.Now),
+		entities: newEntityCache(entityCacheSize, entityCacheTTL, cfg.Now),
+	}
+	s.engine = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// now is the current time in epoch milliseconds.
+func (s *Server) now() int64 { return s.cfg.Now().UnixMilli() }
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.Use(s.recovery, s.requestMiddleware)
+	e.NoRoute(func(c *gin.Context) { s.abort(c, entity.ErrNotFound) })
+	e.NoMethod(s.methodNotAllowed)
+
+	e.GET("/ping", s.ping)
+	e.GET("/", s.controllerInfo)
+	e.GET("/api/v1", s.apiInfo)
+	e.GET("/api/v1/", s.apiInfo)
+	e.GET("/api/v1/namespaces", s.authenticate, s.listNamespaces)
+	e.GET("/api/v1/namespaces/", s.authenticate, s.listNamespaces)
+
+	ns := e.Group("/api/v1/namespaces/:namespace", s.authenticate)
+	//@@ACTIONROUTES@@
+	s.registerInvokeRoutes(ns)
+	s.registerTriggerRoutes(ns)
+	s.registerRuleRoutes(ns)
+	s.registerActivationRoutes(ns)
+	s.registerLimitRoutes(ns)
+	return e
+}
+
+// requestMiddleware assigns the transaction id (echoed as X-Request-ID),
+// sets the CORS headers on /api/v1, answers OPTIONS on /api/v1 paths
+// without auth, and logs the request at debug level.
+func (s *Server) requestMiddleware(c *gin.Context) {
+	tid := transactionID(c)
+	h := c.Writer.Header()
+	h.Set(headerRequestID, tid)
+	path := c.Request.URL.Path
+	api := path == "/api/v1" || strings.HasPrefix(path, "/api/v1/")
+	web := strings.HasPrefix(path, "/api/v1/web/")
+	if api && !web {
+		setCORS(h)
+		if c.Request.Method == http.MethodOptions {
+			c.AbortWithStatus(http.StatusOK)
+			return
+		}
+	}
+	if !s.log.Enabled(c, slog.LevelDebug) {
+		c.Next()
+		return
+	}
+	start := time.Now()
+	c.Next()
+	s.log.LogAttrs(c, slog.LevelDebug, "request",
+		slog.String("tid", tid),
+		slog.String("method", c.Request.Method),
+		slog.String("path", path),
+		slog.Int("status", c.Writer.Status()),
+		slog.Duration("elapsed", time.Since(start)))
+}
+
+// recovery turns a panic in a handler into a JSON 500 in OpenWhisk shape.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("panic in handler", "tid", transactionID(c), "path", c.Request.URL.Path, "panic", fmt.Sprint(r))
+			if !c.Writer.Written() {
+				s.abort(c, fmt.Errorf("panic: %v", r))
+			} else {
+				c.Abort()
+			}
+		}
+	}()
+	c.Next()
+}
+
+// ctx is the request's context.
+func ctx(c *gin.Context) context.Context { return c.Request.Context() }
