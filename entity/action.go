@@ -116,6 +116,14 @@ func CheckAction(a *Action, m *Manifest, sys SystemLimits) error {
 	if err := a.Exec.Validate(m); err != nil {
 		return err
 	}
+	// Validate canonicalized the kind ("nodejs:default" -> "nodejs:20") and
+	// the sequence components: keep the exec annotation and _actions in step.
+	kind, _ := json.Marshal(a.Exec.Kind)
+	a.Annotations = a.Annotations.Set(AnnotationExec, kind)
+	if a.Exec.Kind == KindSequence {
+		comps, _ := json.Marshal(a.Exec.Components)
+		a.Parameters = a.Parameters.Set(ParamSequenceActions, comps)
+	}
 	return sys.CheckAction(a.Limits)
 }
 

@@ -73,7 +73,11 @@ func (e *Exec) UnmarshalJSON(b []byte) error {
 	if j.Kind == nil || *j.Kind == "" {
 		return Invalidf("exec malformed: kind is required")
 	}
-	*e = Exec{Kind: *j.Kind, Image: j.Image, Main: j.Main, Components: j.Components}
+	// OpenWhisk reads the kind trimmed and lower-cased.
+	*e = Exec{Kind: strings.ToLower(strings.TrimSpace(*j.Kind)), Image: j.Image, Main: j.Main, Components: j.Components}
+	if e.Kind == "" {
+		return Invalidf("exec malformed: kind is required")
+	}
 	switch {
 	case j.Code != nil:
 		e.Code = *j.Code
@@ -101,6 +105,15 @@ func (e *Exec) Validate(m *Manifest) error {
 		if len(e.Components) == 0 {
 			return Invalidf("No component specified for the sequence.")
 		}
+		comps := make([]string, len(e.Components))
+		for i, c := range e.Components {
+			n, err := ParseComponent(c)
+			if err != nil {
+				return err
+			}
+			comps[i] = n.String()
+		}
+		e.Components = comps
 		e.Code, e.Image, e.Main, e.Binary = "", "", "", false
 		return nil
 	case KindBlackbox:
@@ -124,6 +137,32 @@ func (e *Exec) Validate(m *Manifest) error {
 	}
 	e.Binary = IsBase64(e.Code)
 	return nil
+}
+
+// ParseComponent parses a sequence component as OpenWhisk reads one
+// (EntityPath(name).toFullyQualifiedEntityName): empty segments are
+// dropped, and the first of two or three segments is the namespace, with or
+// without a leading slash ("/ns/a", "ns/pkg/a"). "_" is kept; the caller
+// resolves it to its namespace. Errors are ErrInvalid.
+func ParseComponent(s string) (FQN, error) {
+	var parts []string
+	for _, p := range strings.Split(s, "/") {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) < 2 || len(parts) > 3 {
+		return FQN{}, Invalidf(MsgMalformedFQN)
+	}
+	for _, p := range parts {
+		if !ValidName(p) {
+			return FQN{}, Invalidf(MsgIllegalName)
+		}
+	}
+	if len(parts) == 2 {
+		return NewFQN(parts[0], "", parts[1]), nil
+	}
+	return NewFQN(parts[0], parts[1], parts[2]), nil
 }
 
 // IsBase64 reports whether code is treated as binary: trimmed it is

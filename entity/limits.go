@@ -112,16 +112,19 @@ func (s SystemLimits) Effective(u UserLimits) SystemLimits {
 }
 
 // CheckAction validates action limits against s, returning an ErrInvalid
-// error with OpenWhisk's message for the first violation.
+// error with OpenWhisk's message for the first violation, e.g. "memory 1024
+// MB exceeds allowed threshold of 512 MB" or "duration 400000 milliseconds
+// exceeds allowed threshold of 300000 milliseconds" (OpenWhisk's TimeLimit,
+// MemoryLimit, LogLimit and ConcurrencyLimit requirement texts).
 func (s SystemLimits) CheckAction(l ActionLimits) error {
 	checks := []struct {
 		name, unit string
 		v          int
 		r          Range
 	}{
-		{"timeout", "milliseconds", l.Timeout, s.Timeout},
+		{"duration", "milliseconds", l.Timeout, s.Timeout},
 		{"memory", "MB", l.Memory, s.Memory},
-		{"logs", "MB", l.Logs, s.Logs},
+		{"log size", "MB", l.Logs, s.Logs},
 		{"concurrency", "", l.Concurrency, s.Concurrency},
 	}
 	for _, c := range checks {

@@ -105,41 +105,51 @@ func (n FQN) Package() string { return n.Path.Package() }
 // Valid reports whether the path and the name are legal.
 func (n FQN) Valid() bool { return n.Path.Valid() && ValidName(n.Name) }
 
-// ParseFQN parses a qualified name as OpenWhisk accepts it in request bodies
-// (rule trigger and action, sequence components, binding targets):
+// ParseFQN parses a qualified name as OpenWhisk resolves one in request
+// bodies (FullyQualifiedEntityName.resolveName): empty segments are dropped,
+// then
 //
 //	/ns/name, /ns/pkg/name   explicit namespace ("_" is the caller's)
+//	ns/pkg/name              three segments are always fully qualified
 //	name, pkg/name           relative to defaultNS
 //
-// It returns an ErrInvalid error for an empty name, too many segments or an
-// illegal segment.
+// It returns an ErrInvalid error for an empty name, a lone "/name", too
+// many segments or an illegal segment.
 func ParseFQN(s, defaultNS string) (FQN, error) {
 	explicit := strings.HasPrefix(s, "/")
-	if explicit {
-		s = s[1:]
+	var parts []string
+	for _, p := range strings.Split(s, "/") {
+		if p != "" {
+			parts = append(parts, p)
+		}
 	}
-	parts := strings.Split(s, "/")
 	var ns, pkg, name string
 	switch {
-	case explicit && len(parts) == 2:
+	case len(parts) == 2 && explicit:
 		ns, name = parts[0], parts[1]
-	case explicit && len(parts) == 3:
+	case len(parts) == 3:
 		ns, pkg, name = parts[0], parts[1], parts[2]
-	case !explicit && len(parts) == 1:
+	case len(parts) == 1 && !explicit:
 		ns, name = defaultNS, parts[0]
-	case !explicit && len(parts) == 2:
+	case len(parts) == 2:
 		ns, pkg, name = defaultNS, parts[0], parts[1]
+	case len(parts) == 0:
+		return FQN{}, Invalidf(MsgIllegalName)
 	default:
-		return FQN{}, Invalidf("The fully qualified name of the entity must contain at least the namespace and the name of the entity.")
+		return FQN{}, Invalidf(MsgMalformedFQN)
 	}
 	if ns == DefaultNamespace {
 		ns = defaultNS
 	}
-	if !ValidName(ns) || !ValidName(name) || (pkg != "" && !ValidName(pkg)) || (pkg == "" && len(parts) == 3) {
+	if !ValidName(ns) || !ValidName(name) || (pkg != "" && !ValidName(pkg)) {
 		return FQN{}, Invalidf(MsgIllegalName)
 	}
 	return NewFQN(ns, pkg, name), nil
 }
+
+// MsgMalformedFQN is OpenWhisk's message for a qualified name without
+// both a namespace and a name.
+const MsgMalformedFQN = "The fully qualified name of the entity must contain at least the namespace and the name of the entity."
 
 // Kind names the type of an entity document; its string is OpenWhisk's
 // stored entityType.
