@@ -116,7 +116,8 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/api/v1/namespaces/", s.authenticate, s.listNamespaces)
 
 	ns := e.Group("/api/v1/namespaces/:namespace", s.authenticate)
-	//@@ACTIONROUTES@@
+	s.registerActionRoutes(ns)
+	s.registerPackageRoutes(ns)
 	s.registerInvokeRoutes(ns)
 	s.registerTriggerRoutes(ns)
 	s.registerRuleRoutes(ns)
