@@ -141,6 +141,25 @@ func CheckSizes(execSize int, params, annotations Params, sys SystemLimits) erro
 	return nil
 }
 
+// CheckSizes applies the size limits to a PUT body as OpenWhisk does
+// (WhiskActionPut): to the exec, parameters and annotations the request
+// carries, before system annotations are added or old annotations merged.
+// Errors are ErrTooLarge.
+func (p ActionPut) CheckSizes(sys SystemLimits) error {
+	var execSize int
+	if p.Exec != nil {
+		execSize = p.Exec.Size()
+	}
+	var params, ann Params
+	if p.Parameters != nil {
+		params = *p.Parameters
+	}
+	if p.Annotations != nil {
+		ann = *p.Annotations
+	}
+	return CheckSizes(execSize, params, ann, sys)
+}
+
 // WithoutCode returns a copy whose exec omits its code (GET ?code=false).
 func (a *Action) WithoutCode() *Action {
 	c := *a
