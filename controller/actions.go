@@ -352,11 +352,11 @@ func (s *Server) checkExec(ctx context.Context, id entity.Identity, self entity.
 	if e.Kind == entity.KindSequence {
 		comps := make([]string, 0, len(e.Components))
 		for _, raw := range e.Components {
-			f, err := entity.ParseFQN(raw, id.Namespace.Name)
+			f, err := entity.ParseComponent(raw)
 			if err != nil {
 				return err
 			}
-			comps = append(comps, f.String())
+			comps = append(comps, resolveDefaultNS(f, id.Namespace.Name).String())
 		}
 		e.Components = comps
 	}
@@ -387,10 +387,11 @@ func (s *Server) checkSequence(ctx context.Context, id entity.Identity, self ent
 		steps++
 		c := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		f, err := entity.ParseFQN(c, id.Namespace.Name)
+		f, err := entity.ParseComponent(c)
 		if err != nil {
 			return entity.Invalidf(msgSequenceNoComponent)
 		}
+		f = resolveDefaultNS(f, id.Namespace.Name)
 		if f == self {
 			return entity.Invalidf(msgSequenceSelf)
 		}
@@ -445,4 +446,12 @@ func (s *Server) handleDeleteAction(c *gin.Context) {
 		return
 	}
 	respond(c, http.StatusOK, d)
+}
+
+// resolveDefaultNS replaces the namespace "_" of f with ns.
+func resolveDefaultNS(f entity.FQN, ns string) entity.FQN {
+	if f.Namespace() != entity.DefaultNamespace {
+		return f
+	}
+	return entity.NewFQN(ns, f.Package(), f.Name)
 }
