@@ -301,6 +301,9 @@ func (s *Server) handlePutAction(c *gin.Context) {
 
 // saveAction validates put and creates or updates the action fqn.
 func (s *Server) saveAction(ctx context.Context, id entity.Identity, ns string, fqn entity.FQN, put entity.ActionPut, overwrite bool, sys entity.SystemLimits) (*entity.Action, error) {
+	if err := put.CheckSizes(sys); err != nil {
+		return nil, err
+	}
 	if pkg := fqn.Package(); pkg != "" {
 		p, err := s.cfg.Entities.Get(ctx, entity.KindPackage, entity.NewFQN(ns, "", pkg))
 		if err != nil {

@@ -51,7 +51,11 @@ func basicCredentials(h string) (uuid, key string, ok bool) {
 	if err != nil {
 		return "", "", false
 	}
-	return entity.SplitAuth(string(raw))
+	uuid, key, ok = entity.SplitAuth(string(raw))
+	if !ok {
+		return "", "", false
+	}
+	return uuid, key, true
 }
 
 // identityCache keeps successful authentications for a while, bounded in
