@@ -106,8 +106,93 @@ func UnmarshalStored(b []byte, rev string) (Document, error) {
 		_ = json.Unmarshal(b, &r)
 		rev = r.Rev
 	}
+	normalize(d)
+	if err := checkStored(d); err != nil {
+		return nil, fmt.Errorf("stored %s document is corrupted: %s", k, err)
+	}
 	d.SetRevision(rev)
 	return d, nil
+}
+
+// normalize gives a decoded document the canonical form its JSON encodes
+// back to, so that decoding is idempotent through MarshalStored: absent
+// parameter and annotation lists are empty lists, empty optional
+// collections are nil.
+func normalize(d Document) {
+	switch v := d.(type) {
+	case *Action:
+		v.meta.normalize()
+		v.Parameters = nonNil(v.Parameters)
+	case *Package:
+		v.meta.normalize()
+		v.Parameters = nonNil(v.Parameters)
+		if len(v.Actions) == 0 {
+			v.Actions = nil
+		}
+		if len(v.Feeds) == 0 {
+			v.Feeds = nil
+		}
+		for i := range v.Actions {
+			v.Actions[i].Annotations = nonNil(v.Actions[i].Annotations)
+		}
+		for i := range v.Feeds {
+			v.Feeds[i].Annotations = nonNil(v.Feeds[i].Annotations)
+		}
+	case *Trigger:
+		v.meta.normalize()
+		v.Parameters = nonNil(v.Parameters)
+		if len(v.Rules) == 0 {
+			v.Rules = nil
+		}
+	case *Rule:
+		v.meta.normalize()
+	}
+}
+
+func (m *meta) normalize() { m.Annotations = nonNil(m.Annotations) }
+
+func nonNil(ps Params) Params {
+	if ps == nil {
+		return Params{}
+	}
+	return ps
+}
+
+// checkStored rejects a decoded document that lacks what OpenWhisk requires
+// of a stored entity (it would not survive being written back): a legal
+// name, a version, an exec kind, legal rule references and binding.
+func checkStored(d Document) error {
+	if !d.FullName().Valid() {
+		return fmt.Errorf("illegal name %q", d.FullName().DocID())
+	}
+	switch v := d.(type) {
+	case *Action:
+		if v.Version == (SemVer{}) {
+			return fmt.Errorf("no version")
+		}
+		if v.Exec.Kind == "" {
+			return fmt.Errorf("no exec")
+		}
+	case *Package:
+		if v.Version == (SemVer{}) {
+			return fmt.Errorf("no version")
+		}
+		if v.Binding.IsBinding() && !v.Binding.FQN().Valid() {
+			return fmt.Errorf("illegal binding %q", v.Binding.FQN().DocID())
+		}
+	case *Trigger:
+		if v.Version == (SemVer{}) {
+			return fmt.Errorf("no version")
+		}
+	case *Rule:
+		if v.Version == (SemVer{}) {
+			return fmt.Errorf("no version")
+		}
+		if !v.Trigger.Valid() || !v.Action.Valid() {
+			return fmt.Errorf("illegal trigger or action reference")
+		}
+	}
+	return nil
 }
 
 // meta is embedded by every entity: the fields and methods they share.

@@ -201,3 +201,36 @@ func TestStatusName(t *testing.T) {
 		}
 	}
 }
+
+func TestBindingJSON(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Binding
+		ok       bool
+	}{
+		{"empty object", `{}`, Binding{}, true},
+		{"null", `null`, Binding{}, true},
+		{"binding", `{"namespace":"whisk.system","name":"alarms"}`, Binding{"whisk.system", "alarms"}, true},
+		{"default namespace kept", `{"namespace":"_","name":"p"}`, Binding{"_", "p"}, true},
+		{"name only", `{"name":"p"}`, Binding{}, false},
+		{"namespace only", `{"namespace":"n"}`, Binding{}, false},
+		{"illegal name", `{"namespace":"n","name":"p/q"}`, Binding{}, false},
+		{"not an object", `"n/p"`, Binding{}, false},
+		{"false", `false`, Binding{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b Binding
+			err := json.Unmarshal([]byte(tc.in), &b)
+			if !tc.ok {
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("Unmarshal(%s) = %+v, %v; want ErrInvalid", tc.in, b, err)
+				}
+				return
+			}
+			if err != nil || b != tc.want {
+				t.Errorf("Unmarshal(%s) = %+v, %v; want %+v", tc.in, b, err, tc.want)
+			}
+		})
+	}
+}

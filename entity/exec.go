@@ -84,6 +84,18 @@ func (e *Exec) UnmarshalJSON(b []byte) error {
 	case j.Jar != nil:
 		e.Code = *j.Jar
 	}
+	// Keep only what the kind's JSON form holds (see MarshalJSON).
+	switch e.Kind {
+	case KindSequence:
+		e.Code, e.Image, e.Main = "", "", ""
+		if len(e.Components) == 0 {
+			e.Components = nil
+		}
+	case KindBlackbox:
+		e.Components = nil
+	default:
+		e.Image, e.Components = "", nil
+	}
 	e.Binary = IsBase64(e.Code)
 	return nil
 }

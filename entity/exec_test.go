@@ -117,7 +117,7 @@ func TestExecMarshal(t *testing.T) {
 	}
 }
 
-func testManifest(t *testing.T) *Manifest {
+func testManifest(t testing.TB) *Manifest {
 	t.Helper()
 	m, err := ParseManifest([]byte(`{"runtimes":{
 	  "nodejs":[{"kind":"nodejs:20","default":true,"image":{"prefix":"openwhisk","name":"action-nodejs-v20","tag":"nightly"}},

@@ -11,6 +11,28 @@ type Binding struct {
 	Name      string `json:"name,omitempty"`
 }
 
+// UnmarshalJSON reads {} or null (no binding) or {"namespace":..,"name":..} with
+// both names legal, as OpenWhisk's Binding deserializer does; anything else
+// is an ErrInvalid error.
+func (b *Binding) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		Namespace *string `json:"namespace"`
+		Name      *string `json:"name"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return Invalidf("binding malformed: expected {} or {\"namespace\":...,\"name\":...}")
+	}
+	if raw.Namespace == nil && raw.Name == nil {
+		*b = Binding{}
+		return nil
+	}
+	if raw.Namespace == nil || raw.Name == nil || !ValidName(*raw.Namespace) || !ValidName(*raw.Name) {
+		return Invalidf("binding malformed: namespace and name must be legal entity names")
+	}
+	*b = Binding{Namespace: *raw.Namespace, Name: *raw.Name}
+	return nil
+}
+
 // IsBinding reports whether the binding refers to a package.
 func (b Binding) IsBinding() bool { return b.Name != "" }
 
