@@ -1,0 +1,271 @@
+//go:build integration
+
+package couchdb_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gowhisk/gowhisk/entity"
+	"github.com/gowhisk/gowhisk/entity/couchdb"
+	"github.com/gowhisk/gowhisk/entity/storetest"
+	"github.com/gowhisk/gowhisk/test/integration/pouchdb"
+)
+
+// open opens a client on the server with a fresh database prefix and
+// closes it when t ends.
+func open(t *testing.T, srv *pouchdb.Server, prefix string) *couchdb.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := couchdb.Open(ctx, couchdb.Config{URL: srv.URL, Username: srv.Username, Password: srv.Password, Prefix: prefix})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	srv := pouchdb.Start(t)
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		c := open(t, srv, srv.NewPrefix())
+		return storetest.Stores{Entities: c.Entities(), Activations: c.Activations(), Subjects: c.Subjects()}
+	})
+}
+
+// raw talks to the server directly, to see what the adapter stored.
+type raw struct {
+	t   *testing.T
+	srv *pouchdb.Server
+}
+
+func (r raw) get(path string, out any) int {
+	r.t.Helper()
+	req, err := http.NewRequestWithContext(r.t.Context(), http.MethodGet, r.srv.URL+path, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.SetBasicAuth(r.srv.Username, r.srv.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b, out); err != nil {
+			r.t.Fatalf("GET %s: decode %s: %v", path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestLayout(t *testing.T) {
+	srv := pouchdb.Start(t)
+	prefix := srv.NewPrefix()
+	c := open(t, srv, prefix)
+	r := raw{t, srv}
+
+	t.Run("DesignDocuments", func(t *testing.T) {
+		want := map[string][]string{
+			"whisks/_design/whisks.v2.1.0":              {"actions", "packages", "packages-public", "rules", "triggers"},
+			"activations/_design/whisks.v2.1.0":         {"activations"},
+			"activations/_design/whisks-filters.v2.1.1": {"activations"},
+			"subjects/_design/subjects.v2.0.0":          {"identities"},
+			"subjects/_design/namespaceThrottlings":     {"blockedNamespaces"},
+		}
+		for path, views := range want {
+			var dd struct {
+				Language string                       `json:"language"`
+				Views    map[string]map[string]string `json:"views"`
+			}
+			if code := r.get("/"+prefix+path, &dd); code != http.StatusOK {
+				t.Fatalf("GET %s%s: %d", prefix, path, code)
+			}
+			var got []string
+			for v, fns := range dd.Views {
+				got = append(got, v)
+				if !strings.HasPrefix(fns["map"], "function") {
+					t.Errorf("%s view %s has no map function: %q", path, v, fns["map"])
+				}
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(views) || dd.Language != "javascript" {
+				t.Errorf("%s: views %v language %q, want %v javascript", path, got, dd.Language, views)
+			}
+		}
+	})
+
+	t.Run("EntityDocuments", func(t *testing.T) {
+		a := storetest.Action("guest", "pkg", "hello", 1234)
+		if _, err := c.Entities().Put(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if code := r.get("/"+prefix+"whisks/"+url.PathEscape("guest/pkg/hello"), &doc); code != http.StatusOK {
+			t.Fatalf("GET guest/pkg/hello: %d", code)
+		}
+		if doc["_id"] != "guest/pkg/hello" || doc["entityType"] != "action" || doc["namespace"] != "guest/pkg" ||
+			doc["name"] != "hello" || doc["updated"] != float64(1234) || doc["_rev"] == nil {
+			t.Fatalf("stored action = %v", doc)
+		}
+		// The view keys of OpenWhisk: [namespace, updated] and [root, updated].
+		var rows struct {
+			Rows []struct {
+				Key   []any          `json:"key"`
+				Value map[string]any `json:"value"`
+			} `json:"rows"`
+		}
+		r.get("/"+prefix+"whisks/_design/whisks.v2.1.0/_view/actions?reduce=false", &rows)
+		var keys []string
+		for _, row := range rows.Rows {
+			keys = append(keys, fmt.Sprint(row.Key))
+			if row.Value["name"] != "hello" || row.Value["exec"] == nil {
+				t.Errorf("actions view value = %v", row.Value)
+			}
+		}
+		sort.Strings(keys)
+		if fmt.Sprint(keys) != "[[guest 1234] [guest/pkg 1234]]" {
+			t.Errorf("actions view keys = %v", keys)
+		}
+	})
+
+	t.Run("ActivationDocuments", func(t *testing.T) {
+		a := storetest.Activation("guest", "pkg", "hello", 5000)
+		if err := c.Activations().Put(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Activations().Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if code := r.get("/"+prefix+"activations/"+url.PathEscape("guest/"+a.ActivationID), &doc); code != http.StatusOK {
+			t.Fatalf("GET activation: %d", code)
+		}
+		if doc["entityType"] != "activation" || doc["activationId"] != a.ActivationID {
+			t.Fatalf("stored activation = %v", doc)
+		}
+		var rows struct {
+			Rows []struct {
+				Key   []any          `json:"key"`
+				Value map[string]any `json:"value"`
+			} `json:"rows"`
+		}
+		r.get("/"+prefix+"activations/_design/whisks-filters.v2.1.1/_view/activations?reduce=false", &rows)
+		if len(rows.Rows) != 1 || fmt.Sprint(rows.Rows[0].Key) != "[guest/pkg/hello 5000]" ||
+			rows.Rows[0].Value["statusCode"] != float64(0) || rows.Rows[0].Value["duration"] != float64(5) {
+			t.Fatalf("filters view rows = %+v", rows.Rows)
+		}
+	})
+
+	t.Run("SubjectDocuments", func(t *testing.T) {
+		sub := storetest.Subject("alice")
+		if _, err := c.Subjects().PutSubject(t.Context(), sub); err != nil {
+			t.Fatal(err)
+		}
+		zero := 0
+		if err := c.Subjects().PutLimits(t.Context(), "alice", entity.UserLimits{InvocationsPerMinute: &zero}); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		r.get("/"+prefix+"subjects/alice", &doc)
+		if doc["subject"] != "alice" || doc["namespaces"] == nil {
+			t.Fatalf("stored subject = %v", doc)
+		}
+		var lim map[string]any
+		if code := r.get("/"+prefix+"subjects/"+url.PathEscape("alice/limits"), &lim); code != http.StatusOK ||
+			lim["invocationsPerMinute"] != float64(0) {
+			t.Fatalf("stored limits (%d) = %v", code, lim)
+		}
+		var blocked struct {
+			Rows []struct {
+				Key   string `json:"key"`
+				Value int    `json:"value"`
+			} `json:"rows"`
+		}
+		r.get("/"+prefix+"subjects/_design/namespaceThrottlings/_view/blockedNamespaces?reduce=false", &blocked)
+		if len(blocked.Rows) != 1 || blocked.Rows[0].Key != "alice" {
+			t.Fatalf("blockedNamespaces rows = %+v", blocked.Rows)
+		}
+	})
+
+	t.Run("ReopenExisting", func(t *testing.T) {
+		again := open(t, srv, prefix)
+		d, err := again.Entities().Get(t.Context(), entity.KindAction, entity.NewFQN("guest", "pkg", "hello"))
+		if err != nil || d.UpdatedAt() != 1234 {
+			t.Fatalf("Get through a second client = %v, %v", d, err)
+		}
+	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	srv := pouchdb.Start(t)
+	ctx := t.Context()
+	_, err := couchdb.Open(ctx, couchdb.Config{URL: srv.URL, Username: srv.Username, Password: srv.Password, Prefix: "Upper_"})
+	if !errors.Is(err, entity.ErrInvalid) {
+		t.Errorf("Open with an upper-case prefix: %v, want ErrInvalid", err)
+	}
+	if _, err := couchdb.Open(ctx, couchdb.Config{URL: srv.URL, Username: srv.Username, Password: "wrong", Prefix: "x_"}); err == nil {
+		t.Error("Open with a wrong password succeeded")
+	}
+}
+
+func TestBatchedWrites(t *testing.T) {
+	srv := pouchdb.Start(t)
+	c := open(t, srv, srv.NewPrefix())
+	acts := c.Activations()
+	const n = 1234 // more than two batches of 500
+	for i := range n {
+		if err := acts.Put(t.Context(), storetest.Activation("bulk", "", "a", int64(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := acts.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := acts.Count(t.Context(), "bulk", entity.ActivationQuery{}); err != nil || got != n {
+		t.Fatalf("Count = %d, %v; want %d", got, err, n)
+	}
+	page, err := acts.List(t.Context(), "bulk", entity.ActivationQuery{Skip: 10, Limit: 3})
+	if err != nil || len(page) != 3 || page[0].Start != n-10 {
+		t.Fatalf("List skip 10 limit 3 = %d records, %v", len(page), err)
+	}
+}
+
+func TestPutAfterClose(t *testing.T) {
+	srv := pouchdb.Start(t)
+	prefix := srv.NewPrefix()
+	c, err := couchdb.Open(t.Context(), couchdb.Config{URL: srv.URL, Username: srv.Username, Password: srv.Password, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := storetest.Activation("guest", "", "x", 1)
+	if err := c.Activations().Put(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := c.Activations().Put(t.Context(), storetest.Activation("guest", "", "y", 2)); err == nil {
+		t.Fatal("Put after Close succeeded")
+	}
+	// Close wrote the queued record.
+	got, err := open(t, srv, prefix).Activations().Get(t.Context(), "guest", a.ActivationID)
+	if err != nil || got.ActivationID != a.ActivationID {
+		t.Fatalf("Get after Close = %v, %v", got, err)
+	}
+}
