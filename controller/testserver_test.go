@@ -43,7 +43,7 @@ const (
 )
 
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	Server *Server
 	Config Config
@@ -55,8 +55,8 @@ type testServer struct {
 }
 
 // newTestServer starts a controller over a fresh store with the subjects
-// guest and alice. opts may change the Config before New is called.
-func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
+// guest and alice (t may be a *testing.T, *testing.B or *testing.F). opts may change the Config before New is called.
+func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	db, err := boltstore.Open(ctx, t.TempDir(), boltstore.Config{})
@@ -101,7 +101,7 @@ func newTestServer(t *testing.T, opts ...func(*Config)) *testServer {
 
 // response is a recorded HTTP response.
 type response struct {
-	t      *testing.T
+	t      testing.TB
 	Status int
 	Header http.Header
 	Body   []byte
