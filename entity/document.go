@@ -180,6 +180,11 @@ func checkStored(d Document) error {
 		if v.Binding.IsBinding() && !v.Binding.FQN().Valid() {
 			return fmt.Errorf("illegal binding %q", v.Binding.FQN().DocID())
 		}
+		for _, b := range append(append([]EntityBrief(nil), v.Actions...), v.Feeds...) {
+			if !ValidName(b.Name) || b.Version == (SemVer{}) {
+				return fmt.Errorf("illegal package member %q", b.Name)
+			}
+		}
 	case *Trigger:
 		if v.Version == (SemVer{}) {
 			return fmt.Errorf("no version")
