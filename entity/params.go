@@ -66,7 +66,8 @@ func (ps Params) MarshalJSON() ([]byte, error) {
 	return json.Marshal([]Param(ps))
 }
 
-// UnmarshalJSON reads an array of {key,value}; null is an empty list.
+// UnmarshalJSON reads an array of {key,value}; null is an empty list. A
+// repeated key keeps its last value.
 func (ps *Params) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		*ps = Params{}
@@ -76,11 +77,27 @@ func (ps *Params) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &list); err != nil {
 		return err
 	}
-	if list == nil {
-		list = []Param{}
+	// OpenWhisk keeps parameters in a map: a repeated key keeps its last
+	// value (here at the key's first position, as Set does).
+	out := make(Params, 0, len(list))
+	for _, p := range list {
+		if i := out.index(p.Key); i >= 0 {
+			out[i] = p
+		} else {
+			out = append(out, p)
+		}
 	}
-	*ps = list
+	*ps = out
 	return nil
+}
+
+func (ps Params) index(key string) int {
+	for i := range ps {
+		if ps[i].Key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // Get returns the value of key and whether it is present.

@@ -154,6 +154,8 @@ func TestParamsJSON(t *testing.T) {
 		{"init and encryption", `[{"key":"a","value":"s","init":true,"encryption":"aes-256"}]`,
 			Params{{Key: "a", Value: json.RawMessage(`"s"`), Init: true, Encryption: "aes-256"}},
 			`[{"key":"a","value":"s","init":true,"encryption":"aes-256"}]`},
+		{"repeated key last wins in place", `[{"key":"a","value":1},{"key":"b","value":2},{"key":"a","value":3}]`, ps("a", "3", "b", "2"), `[{"key":"a","value":3},{"key":"b","value":2}]`},
+		{"empty key allowed", `[{"key":"","value":1}]`, ps("", "1"), `[{"key":"","value":1}]`},
 		{"missing key", `[{"value":1}]`, nil, ""},
 		{"missing value", `[{"key":"a"}]`, nil, ""},
 		{"key not a string", `[{"key":1,"value":1}]`, nil, ""},
