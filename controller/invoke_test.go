@@ -127,19 +127,25 @@ func TestInvoke(t *testing.T) {
 				}
 			}},
 		{name: "blocking result only", path: "ok-1?blocking=true&result=true", body: `{"c":true}`, status: http.StatusOK,
-			check: func(t *testing.T, r response, _ ActivationRequest) { jsonEq(t, "body", r.JSON, `{"a":1,"b":2,"c":true}`) }},
+			check: func(t *testing.T, r response, _ ActivationRequest) {
+				jsonEq(t, "body", r.JSON, `{"a":1,"b":2,"c":true}`)
+			}},
 		{name: "application error record", path: "apperr-1?blocking=true", status: http.StatusBadGateway,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
 				jsonEq(t, "response", r.Obj()["response"], `{"result":{"error":"app failed"},"status":"application error","success":false}`)
 			}},
 		{name: "application error result", path: "apperr-1?blocking=true&result=true", status: http.StatusBadGateway,
-			check: func(t *testing.T, r response, _ ActivationRequest) { jsonEq(t, "body", r.JSON, `{"error":"app failed"}`) }},
+			check: func(t *testing.T, r response, _ ActivationRequest) {
+				jsonEq(t, "body", r.JSON, `{"error":"app failed"}`)
+			}},
 		{name: "developer error", path: "deverr-1?blocking=true", status: http.StatusBadGateway,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
 				jsonEq(t, "status", r.Obj()["response"].(map[string]any)["status"], `"action developer error"`)
 			}},
 		{name: "whisk error", path: "whiskerr-1?blocking=true&result=true", status: http.StatusInternalServerError,
-			check: func(t *testing.T, r response, _ ActivationRequest) { jsonEq(t, "body", r.JSON, `{"error":"whisk failed"}`) }},
+			check: func(t *testing.T, r response, _ ActivationRequest) {
+				jsonEq(t, "body", r.JSON, `{"error":"whisk failed"}`)
+			}},
 		{name: "array result as is", path: "array-1?blocking=true", status: http.StatusOK,
 			check: func(t *testing.T, r response, _ ActivationRequest) { jsonEq(t, "body", r.JSON, `[1,2,3]`) }},
 		{name: "array body passed unmerged", path: "array-1?blocking=true&result=true", body: ` ["x", {"a":5}] `, status: http.StatusOK,
@@ -164,7 +170,9 @@ func TestInvoke(t *testing.T) {
 		{name: "throttled", path: "throttled-1?blocking=true", status: http.StatusTooManyRequests, errContains: "Too many concurrent requests in flight (count: 30, allowed: 30)."},
 		{name: "final parameter overridden", path: "final-ok", body: `{"a":2}`, status: http.StatusBadRequest, errContains: msgParametersNotAllowed},
 		{name: "final allows new and undefined keys", path: "final-ok", body: `{"z":2,"n":3}`, status: http.StatusAccepted,
-			check: func(t *testing.T, _ response, req ActivationRequest) { jsonEq(t, "args", req.Args, `{"a":1,"n":3,"z":2}`) }},
+			check: func(t *testing.T, _ response, req ActivationRequest) {
+				jsonEq(t, "args", req.Args, `{"a":1,"n":3,"z":2}`)
+			}},
 		{name: "final allows array body", path: "final-ok", body: `[1]`, status: http.StatusAccepted},
 		{name: "package parameters merged", path: "p/ok-p?blocking=true&result=true", body: `{"y":2}`, status: http.StatusOK,
 			check: func(t *testing.T, r response, req ActivationRequest) {
