@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,5 +270,96 @@ func TestPutAfterClose(t *testing.T) {
 	got, err := open(t, srv, prefix).Activations().Get(t.Context(), "guest", a.ActivationID)
 	if err != nil || got.ActivationID != a.ActivationID {
 		t.Fatalf("Get after Close = %v, %v", got, err)
+	}
+}
+
+func TestOpenRewritesChangedDesignDocument(t *testing.T) {
+	srv := pouchdb.Start(t)
+	prefix := srv.NewPrefix()
+	open(t, srv, prefix)
+	// Someone replaced the activations view with another function.
+	var dd map[string]any
+	r := raw{t, srv}
+	path := "/" + prefix + "activations/_design/whisks.v2.1.0"
+	r.get(path, &dd)
+	dd["views"] = map[string]any{"activations": map[string]string{"map": "function (doc) {}"}}
+	body, _ := json.Marshal(dd)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, srv.URL+path, strings.NewReader(string(body)))
+	req.SetBasicAuth(srv.Username, srv.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("replace design document: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	c := open(t, srv, prefix)
+	a := storetest.Activation("guest", "", "x", 1)
+	if err := c.Activations().Put(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Activations().Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Activations().Count(t.Context(), "guest", entity.ActivationQuery{}); err != nil || n != 1 {
+		t.Fatalf("Count after reopening = %d, %v; want 1 (view restored)", n, err)
+	}
+}
+
+// faultyProxy forwards to the server but answers 503 to the first fail
+// _bulk_docs requests.
+func faultyProxy(t *testing.T, srv *pouchdb.Server, fail int) string {
+	t.Helper()
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var failed atomic.Int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasSuffix(req.URL.Path, "/_bulk_docs") && strings.Contains(req.URL.Path, "activations") &&
+			failed.Add(1) <= int64(fail) {
+			http.Error(w, `{"error":"unavailable","reason":"injected"}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func TestActivationWriteRetries(t *testing.T) {
+	srv := pouchdb.Start(t)
+	for _, tc := range []struct {
+		name    string
+		fail    int
+		written bool
+	}{
+		{"two failures then success", 2, true},
+		{"three failures lose the batch", 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := couchdb.Open(t.Context(), couchdb.Config{URL: faultyProxy(t, srv, tc.fail),
+				Username: srv.Username, Password: srv.Password, Prefix: srv.NewPrefix()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			a := storetest.Activation("guest", "", "x", 1)
+			if err := c.Activations().Put(t.Context(), a); err != nil {
+				t.Fatal(err)
+			}
+			err = c.Activations().Flush(t.Context())
+			_, getErr := c.Activations().Get(t.Context(), "guest", a.ActivationID)
+			if tc.written {
+				if err != nil || getErr != nil {
+					t.Fatalf("Flush = %v, Get = %v; want the record written", err, getErr)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Flush reported no error for a lost batch")
+			}
+			if !errors.Is(getErr, entity.ErrNotFound) {
+				t.Fatalf("Get of a lost record = %v, want ErrNotFound", getErr)
+			}
+		})
 	}
 }
