@@ -204,6 +204,20 @@ func (s *activationStore) run() {
 			}
 		}
 		timer.Stop()
+		// Everything already queued joins this transaction.
+	drain:
+		for open && len(flushes) == 0 && len(batch) < cap(s.queue) {
+			select {
+			case it, ok := <-s.queue:
+				if !ok {
+					open = false
+					break drain
+				}
+				add(it)
+			default:
+				break drain
+			}
+		}
 		err := s.write(batch)
 		s.removePending(batch...)
 		for _, f := range flushes {

@@ -28,3 +28,6 @@ func TestConformance(t *testing.T) {
 		return storetest.Stores{Entities: db.Entities(), Activations: db.Activations(), Subjects: db.Subjects()}
 	})
 }
+
+// ctx is the context of store calls in tests.
+func ctx(testing.TB) context.Context { return context.Background() }
