@@ -63,7 +63,7 @@ func newRootCmd(e env) *cobra.Command {
 		Long: `gowhisk serves Apache OpenWhisk's REST API, so that the wsk CLI, .wskprops,
 the official clients and OpenWhisk action code work against it.
 
-  gowhisk standalone   run the whole platform in one process on an embedded store
+  gowhisk standalone   run gowhisk in one process on an embedded store
   gowhisk admin        manage subjects, namespace keys and limits (like wskadmin)
 
 Every flag shown with (env NAME) can also be set by that environment variable;

@@ -36,7 +36,7 @@ func newStandaloneCmd(e env) *cobra.Command {
 	o := standaloneOptions{}
 	cmd := &cobra.Command{
 		Use:   "standalone",
-		Short: "Run the whole platform in one process on an embedded store",
+		Short: "Run gowhisk in one process on an embedded store",
 		Long: `Run the controller (OpenWhisk REST API under /api/v1) in one process, with
 entities, subjects and activation records in an embedded database file
 (gowhisk.db) in the data directory, kept across restarts.
@@ -61,7 +61,7 @@ rule invocations of a fired trigger, answer 503 "No invokers available".`,
 	fs.StringVar(&o.runtimesFile, "runtimes", "", "runtimes manifest JSON file (default: the built-in manifest)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error (logs go to stderr)")
 	fs.DurationVar(&o.activationMaxAge, "activation-max-age", 0, "delete activation records older than this, e.g. 168h (0 = keep)")
-	fs.IntVar(&o.activationMaxCount, "activation-max-count", 0, "keep at most this many activation records (0 = no limit)")
+	fs.IntVar(&o.activationMaxCount, "activation-max-count", 0, "keep at most this many activation records per namespace (0 = no limit)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let in-flight requests finish on SIGINT/SIGTERM")
 	def := entity.DefaultSystemLimits()
 	fs.IntVar(&o.invocationsPerMinute, "invocations-per-minute", def.InvocationsPerMinute, "default namespace limit of invocations per minute")
