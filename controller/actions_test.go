@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -488,15 +489,21 @@ func FuzzActionPUT(f *testing.F) {
 	}
 	ts := newTestServer(f)
 	ts.do("PUT", "/api/v1/namespaces/_/packages/pkg", `{}`).wantStatus(200)
+	client := &http.Client{Timeout: 20 * time.Second}
 	f.Fuzz(func(t *testing.T, name, body string) {
-		req, err := http.NewRequest("PUT", ts.URL+actionsPath+name+"?overwrite=true", strings.NewReader(body))
+		u, err := url.Parse(ts.URL)
 		if err != nil {
-			return // not a valid URL: nothing reaches the server
+			t.Fatal(err)
+		}
+		u.Path, u.RawQuery = actionsPath+name, "overwrite=true"
+		req, err := http.NewRequest("PUT", u.String(), strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("request for %q: %v", name, err)
 		}
 		req.SetBasicAuth(entity.GuestUUID, entity.GuestKey)
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
-			t.Fatalf("PUT %q: %v", name, err)
+			t.Fatalf("PUT %q %q: %v", name, body, err)
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
