@@ -10,7 +10,7 @@ import (
 	"github.com/gowhisk/gowhisk/entity"
 )
 
-const activations = "/api/v1/namespaces/_/activations"
+const activationsPath = "/api/v1/namespaces/_/activations"
 
 // seedActivations stores records in guest: ids g1..g5 (start 1000..5000)
 // named a, a, p/b (in package p), t (a trigger), a; and one in alice.
@@ -92,8 +92,8 @@ func TestListActivations(t *testing.T) {
 				if len(a) != 1 {
 					t.Fatalf("list %s", r.Body)
 				}
-				jsonEq(t, "response", a[0].(map[string]any)["response"], `{"result":{"k":"g3"},"status":"success","success":true}`)
-				jsonEq(t, "logs", a[0].(map[string]any)["logs"], `["log of g3"]`)
+				equalJSON(t, "response", a[0].(map[string]any)["response"], `{"result":{"k":"g3"},"status":"success","success":true}`)
+				equalJSON(t, "logs", a[0].(map[string]any)["logs"], `["log of g3"]`)
 			}},
 		{name: "count", query: "?count=true", status: 200, want: `{"activations":5}`},
 		{name: "count by name", query: "?count=true&name=a&since=1500", status: 200, want: `{"activations":2}`},
@@ -107,7 +107,7 @@ func TestListActivations(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := activations + tc.query
+			path := activationsPath + tc.query
 			if tc.query == "FOREIGN" {
 				path = "/api/v1/namespaces/alice/activations"
 			}
@@ -117,7 +117,7 @@ func TestListActivations(t *testing.T) {
 			}
 			switch {
 			case strings.HasPrefix(tc.want, "{"):
-				jsonEq(t, "body", r.JSON, tc.want)
+				equalJSON(t, "body", r.JSON, tc.want)
 			case tc.want != "":
 				if got := idsOf(r); got != tc.want {
 					t.Errorf("ids\n%s\nwant\n%s", got, tc.want)
@@ -154,18 +154,18 @@ func TestGetActivation(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ts.do("GET", activations+tc.path, "").wantStatus(tc.status)
+			r := ts.do("GET", activationsPath+tc.path, "").wantStatus(tc.status)
 			if tc.errContains != "" && !strings.Contains(r.ErrMsg(), tc.errContains) {
 				t.Errorf("error %q, want it to contain %q", r.ErrMsg(), tc.errContains)
 			}
 			if tc.want != "" {
-				jsonEq(t, "body", r.JSON, tc.want)
+				equalJSON(t, "body", r.JSON, tc.want)
 			}
 		})
 	}
 	t.Run("API form", func(t *testing.T) {
-		m := ts.do("GET", activations+"/"+ids["g1"], "").wantStatus(200).Obj()
-		jsonEq(t, "record", m, fmt.Sprintf(`{"namespace":"guest","name":"a","subject":"guest","activationId":%q,
+		m := ts.do("GET", activationsPath+"/"+ids["g1"], "").wantStatus(200).Obj()
+		equalJSON(t, "record", m, fmt.Sprintf(`{"namespace":"guest","name":"a","subject":"guest","activationId":%q,
 			"start":1000,"end":1005,"duration":5,"response":{"result":{"k":"g1"},"status":"success","success":true},
 			"logs":["log of g1"],"version":"0.0.1","publish":false,
 			"annotations":[{"key":"path","value":"guest/a"},{"key":"kind","value":"nodejs:20"}]}`, ids["g1"]))

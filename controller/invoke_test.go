@@ -17,14 +17,14 @@ import (
 const nodeCode = `{"kind":"nodejs:20","code":"function main(a){return a}"}`
 
 // mustPut sends a PUT (as guest unless auth is given) and requires 200.
-func mustPut(t *testing.T, ts *testServer, path, body string, auth ...string) map[string]any {
+func putOK(t *testing.T, ts *testServer, path, body string, auth ...string) map[string]any {
 	t.Helper()
 	return ts.do(http.MethodPut, path, body, auth...).wantStatus(http.StatusOK).Obj()
 }
 
 // putAction creates an action with the given parameters and annotations
 // (JSON arrays, "" for none).
-func putAction(t *testing.T, ts *testServer, ns, name, params, annotations string, auth ...string) {
+func putTestAction(t *testing.T, ts *testServer, ns, name, params, annotations string, auth ...string) {
 	t.Helper()
 	body := `{"exec":` + nodeCode
 	if params != "" {
@@ -33,10 +33,10 @@ func putAction(t *testing.T, ts *testServer, ns, name, params, annotations strin
 	if annotations != "" {
 		body += `,"annotations":` + annotations
 	}
-	mustPut(t, ts, "/api/v1/namespaces/"+ns+"/actions/"+name, body+"}", auth...)
+	putOK(t, ts, "/api/v1/namespaces/"+ns+"/actions/"+name, body+"}", auth...)
 }
 
-func jsonEq(t *testing.T, what string, got any, want string) {
+func equalJSON(t *testing.T, what string, got any, want string) {
 	t.Helper()
 	var w any
 	if err := json.Unmarshal([]byte(want), &w); err != nil {
@@ -63,15 +63,15 @@ func setupInvoke(t *testing.T, ts *testServer) {
 	t.Helper()
 	params := `[{"key":"a","value":1},{"key":"b","value":2}]`
 	for _, n := range []string{"ok-1", "array-1", "apperr-1", "deverr-1", "whiskerr-1", "hang-1", "closed-1", "unavail-1", "throttled-1"} {
-		putAction(t, ts, "_", n, params, "")
+		putTestAction(t, ts, "_", n, params, "")
 	}
-	putAction(t, ts, "_", "final-ok", `[{"key":"a","value":1},{"key":"n","value":null}]`, `[{"key":"final","value":true}]`)
-	mustPut(t, ts, "/api/v1/namespaces/_/packages/p", `{"parameters":[{"key":"p","value":1},{"key":"a","value":0}]}`)
-	putAction(t, ts, "_", "p/ok-p", `[{"key":"x","value":1}]`, "")
-	mustPut(t, ts, "/api/v1/namespaces/_/packages/bnd", `{"binding":{"namespace":"guest","name":"p"},"parameters":[{"key":"b","value":9}]}`)
-	putAction(t, ts, aliceNS, "private-ok", "", "", aliceAuth)
-	mustPut(t, ts, "/api/v1/namespaces/alice/packages/shared", `{"publish":true}`, aliceAuth)
-	putAction(t, ts, aliceNS, "shared/ok-shared", "", "", aliceAuth)
+	putTestAction(t, ts, "_", "final-ok", `[{"key":"a","value":1},{"key":"n","value":null}]`, `[{"key":"final","value":true}]`)
+	putOK(t, ts, "/api/v1/namespaces/_/packages/p", `{"parameters":[{"key":"p","value":1},{"key":"a","value":0}]}`)
+	putTestAction(t, ts, "_", "p/ok-p", `[{"key":"x","value":1}]`, "")
+	putOK(t, ts, "/api/v1/namespaces/_/packages/bnd", `{"binding":{"namespace":"guest","name":"p"},"parameters":[{"key":"b","value":9}]}`)
+	putTestAction(t, ts, aliceNS, "private-ok", "", "", aliceAuth)
+	putOK(t, ts, "/api/v1/namespaces/alice/packages/shared", `{"publish":true}`, aliceAuth)
+	putTestAction(t, ts, aliceNS, "shared/ok-shared", "", "", aliceAuth)
 }
 
 func TestInvoke(t *testing.T) {
@@ -99,7 +99,7 @@ func TestInvoke(t *testing.T) {
 				if req.ActivationID != id || req.Blocking {
 					t.Errorf("request id %q blocking %v", req.ActivationID, req.Blocking)
 				}
-				jsonEq(t, "args", req.Args, `{"a":1,"b":2,"c":3}`)
+				equalJSON(t, "args", req.Args, `{"a":1,"b":2,"c":3}`)
 				if req.Identity.Namespace.Name != "guest" || req.Identity.Subject != "guest" {
 					t.Errorf("identity %+v", req.Identity)
 				}
@@ -111,14 +111,14 @@ func TestInvoke(t *testing.T) {
 				}
 			}},
 		{name: "non-blocking without body", path: "ok-1", status: http.StatusAccepted,
-			check: func(t *testing.T, r response, req ActivationRequest) { jsonEq(t, "args", req.Args, `{"a":1,"b":2}`) }},
+			check: func(t *testing.T, r response, req ActivationRequest) { equalJSON(t, "args", req.Args, `{"a":1,"b":2}`) }},
 		{name: "blocking success record", path: "ok-1?blocking=true", body: `{"b":"x"}`, status: http.StatusOK,
 			check: func(t *testing.T, r response, req ActivationRequest) {
 				m := r.Obj()
 				if m["activationId"] != req.ActivationID || r.Header.Get(headerActivationID) != req.ActivationID {
 					t.Errorf("id %v header %q want %s", m["activationId"], r.Header.Get(headerActivationID), req.ActivationID)
 				}
-				jsonEq(t, "response", m["response"], `{"result":{"a":1,"b":"x"},"status":"success","success":true}`)
+				equalJSON(t, "response", m["response"], `{"result":{"a":1,"b":"x"},"status":"success","success":true}`)
 				if _, ok := m["duration"]; !ok || m["namespace"] != "guest" || m["name"] != "ok-1" {
 					t.Errorf("record %s", r.Body)
 				}
@@ -128,34 +128,34 @@ func TestInvoke(t *testing.T) {
 			}},
 		{name: "blocking result only", path: "ok-1?blocking=true&result=true", body: `{"c":true}`, status: http.StatusOK,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
-				jsonEq(t, "body", r.JSON, `{"a":1,"b":2,"c":true}`)
+				equalJSON(t, "body", r.JSON, `{"a":1,"b":2,"c":true}`)
 			}},
 		{name: "application error record", path: "apperr-1?blocking=true", status: http.StatusBadGateway,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
-				jsonEq(t, "response", r.Obj()["response"], `{"result":{"error":"app failed"},"status":"application error","success":false}`)
+				equalJSON(t, "response", r.Obj()["response"], `{"result":{"error":"app failed"},"status":"application error","success":false}`)
 			}},
 		{name: "application error result", path: "apperr-1?blocking=true&result=true", status: http.StatusBadGateway,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
-				jsonEq(t, "body", r.JSON, `{"error":"app failed"}`)
+				equalJSON(t, "body", r.JSON, `{"error":"app failed"}`)
 			}},
 		{name: "developer error", path: "deverr-1?blocking=true", status: http.StatusBadGateway,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
-				jsonEq(t, "status", r.Obj()["response"].(map[string]any)["status"], `"action developer error"`)
+				equalJSON(t, "status", r.Obj()["response"].(map[string]any)["status"], `"action developer error"`)
 			}},
 		{name: "whisk error", path: "whiskerr-1?blocking=true&result=true", status: http.StatusInternalServerError,
 			check: func(t *testing.T, r response, _ ActivationRequest) {
-				jsonEq(t, "body", r.JSON, `{"error":"whisk failed"}`)
+				equalJSON(t, "body", r.JSON, `{"error":"whisk failed"}`)
 			}},
 		{name: "array result as is", path: "array-1?blocking=true", status: http.StatusOK,
-			check: func(t *testing.T, r response, _ ActivationRequest) { jsonEq(t, "body", r.JSON, `[1,2,3]`) }},
+			check: func(t *testing.T, r response, _ ActivationRequest) { equalJSON(t, "body", r.JSON, `[1,2,3]`) }},
 		{name: "array body passed unmerged", path: "array-1?blocking=true&result=true", body: ` ["x", {"a":5}] `, status: http.StatusOK,
 			check: func(t *testing.T, r response, req ActivationRequest) {
-				jsonEq(t, "args", req.Args, `["x",{"a":5}]`)
-				jsonEq(t, "body", r.JSON, `["x",{"a":5}]`)
+				equalJSON(t, "args", req.Args, `["x",{"a":5}]`)
+				equalJSON(t, "body", r.JSON, `["x",{"a":5}]`)
 			}},
 		{name: "blocking timeout gives 202", path: "hang-1?blocking=true&timeout=50", status: http.StatusAccepted,
 			check: func(t *testing.T, r response, req ActivationRequest) {
-				jsonEq(t, "body", r.JSON, fmt.Sprintf(`{"activationId":%q}`, req.ActivationID))
+				equalJSON(t, "body", r.JSON, fmt.Sprintf(`{"activationId":%q}`, req.ActivationID))
 				if r.Header.Get(headerActivationID) != req.ActivationID {
 					t.Errorf("header %q", r.Header.Get(headerActivationID))
 				}
@@ -171,19 +171,19 @@ func TestInvoke(t *testing.T) {
 		{name: "final parameter overridden", path: "final-ok", body: `{"a":2}`, status: http.StatusBadRequest, errContains: msgParametersNotAllowed},
 		{name: "final allows new and undefined keys", path: "final-ok", body: `{"z":2,"n":3}`, status: http.StatusAccepted,
 			check: func(t *testing.T, _ response, req ActivationRequest) {
-				jsonEq(t, "args", req.Args, `{"a":1,"n":3,"z":2}`)
+				equalJSON(t, "args", req.Args, `{"a":1,"n":3,"z":2}`)
 			}},
 		{name: "final allows array body", path: "final-ok", body: `[1]`, status: http.StatusAccepted},
 		{name: "package parameters merged", path: "p/ok-p?blocking=true&result=true", body: `{"y":2}`, status: http.StatusOK,
 			check: func(t *testing.T, r response, req ActivationRequest) {
-				jsonEq(t, "body", r.JSON, `{"p":1,"a":0,"x":1,"y":2}`)
+				equalJSON(t, "body", r.JSON, `{"p":1,"a":0,"x":1,"y":2}`)
 				if req.Binding != "" {
 					t.Errorf("binding %q", req.Binding)
 				}
 			}},
 		{name: "through binding", path: "bnd/ok-p?blocking=true&result=true", body: `{"p":5}`, status: http.StatusOK,
 			check: func(t *testing.T, r response, req ActivationRequest) {
-				jsonEq(t, "body", r.JSON, `{"p":5,"a":0,"b":9,"x":1}`)
+				equalJSON(t, "body", r.JSON, `{"p":5,"a":0,"b":9,"x":1}`)
 				if req.Binding != "guest/bnd" || req.Action.FullName().DocID() != "guest/p/ok-p" {
 					t.Errorf("binding %q action %s", req.Binding, req.Action.FullName())
 				}
@@ -242,7 +242,7 @@ func TestInvoke(t *testing.T) {
 func TestInvokeTransactionAndAPIKey(t *testing.T) {
 	fake := &fakeActivator{}
 	ts := newTestServer(t, withFake(fake))
-	putAction(t, ts, "_", "ok-1", "", "")
+	putTestAction(t, ts, "_", "ok-1", "", "")
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/namespaces/guest/actions/ok-1", strings.NewReader(`{}`))
 	req.SetBasicAuth(entity.GuestUUID, entity.GuestKey)
 	req.Header.Set("X-Request-ID", "my-transaction-1")
@@ -258,7 +258,7 @@ func TestInvokeTransactionAndAPIKey(t *testing.T) {
 
 func TestInvokeWithoutActivator(t *testing.T) {
 	ts := newTestServer(t)
-	putAction(t, ts, "_", "ok-1", "", "")
+	putTestAction(t, ts, "_", "ok-1", "", "")
 	r := ts.do(http.MethodPost, "/api/v1/namespaces/_/actions/ok-1?blocking=true", `{}`).wantStatus(http.StatusServiceUnavailable)
 	if !strings.Contains(r.ErrMsg(), "No invokers available") {
 		t.Errorf("error %q", r.ErrMsg())
@@ -268,7 +268,7 @@ func TestInvokeWithoutActivator(t *testing.T) {
 func TestInvokePayloadLimit(t *testing.T) {
 	fake := &fakeActivator{}
 	ts := newTestServer(t, withFake(fake), func(c *Config) { c.Limits.PayloadMax = 64 })
-	putAction(t, ts, "_", "ok-1", "", "")
+	putTestAction(t, ts, "_", "ok-1", "", "")
 	big := `{"k":"` + strings.Repeat("x", 100) + `"}`
 	r := ts.do(http.MethodPost, "/api/v1/namespaces/_/actions/ok-1", big).wantStatus(http.StatusRequestEntityTooLarge)
 	if !strings.HasPrefix(r.ErrMsg(), "Request larger than allowed: 108 > 64 bytes.") {
@@ -277,17 +277,17 @@ func TestInvokePayloadLimit(t *testing.T) {
 	ts.do(http.MethodPost, "/api/v1/namespaces/_/actions/ok-1", `{"k":"small"}`).wantStatus(http.StatusAccepted)
 
 	// A namespace limit overrides the system's.
-	if err := ts.Stores.Subjects.PutLimits(context.Background(), aliceNS, entity.UserLimits{MaxPayloadSize: intp(200)}); err != nil {
+	if err := ts.Stores.Subjects.PutLimits(context.Background(), aliceNS, entity.UserLimits{MaxPayloadSize: ptrInt(200)}); err != nil {
 		t.Fatal(err)
 	}
-	putAction(t, ts, aliceNS, "ok-a", "", "", aliceAuth)
+	putTestAction(t, ts, aliceNS, "ok-a", "", "", aliceAuth)
 	ts.do(http.MethodPost, "/api/v1/namespaces/_/actions/ok-a", big, aliceAuth).wantStatus(http.StatusAccepted)
 	if len(fake.requests()) != 2 {
 		t.Errorf("activator got %d requests, want 2", len(fake.requests()))
 	}
 }
 
-func intp(v int) *int { return &v }
+func ptrInt(v int) *int { return &v }
 
 func TestInvokeDeprecatedKind(t *testing.T) {
 	m, err := entity.ParseManifest([]byte(`{"runtimes":{"nodejs":[
@@ -318,8 +318,8 @@ func TestInvokeDeprecatedKind(t *testing.T) {
 func TestInvokeSequenceGoesToActivator(t *testing.T) {
 	fake := &fakeActivator{}
 	ts := newTestServer(t, withFake(fake))
-	putAction(t, ts, "_", "ok-1", "", "")
-	mustPut(t, ts, "/api/v1/namespaces/_/actions/seq", `{"exec":{"kind":"sequence","components":["/_/ok-1"]}}`)
+	putTestAction(t, ts, "_", "ok-1", "", "")
+	putOK(t, ts, "/api/v1/namespaces/_/actions/seq", `{"exec":{"kind":"sequence","components":["/_/ok-1"]}}`)
 	ts.do(http.MethodPost, "/api/v1/namespaces/_/actions/seq", `{}`).wantStatus(http.StatusAccepted)
 	if got := fake.last(t).Action.Exec.Kind; got != entity.KindSequence {
 		t.Errorf("kind %q", got)
@@ -434,7 +434,29 @@ func TestBlockingResponse(t *testing.T) {
 				}
 				return
 			}
-			jsonEq(t, "body", body, tc.body)
+			equalJSON(t, "body", body, tc.body)
 		})
 	}
+}
+
+// FuzzInvokeArgs: any body gives valid JSON arguments or an ErrInvalid
+// error, never a panic.
+func FuzzInvokeArgs(f *testing.F) {
+	for _, s := range []string{``, `{}`, `{"a":1}`, `[1,2]`, `"x"`, `{"a":`, `{"a":1}{}`, `[]`, ` {"final":true} `} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	params := entity.Params{{Key: "a", Value: json.RawMessage(`1`)}}
+	f.Fuzz(func(t *testing.T, body []byte, final bool) {
+		args, err := invokeArgs(params, final, body)
+		if err != nil {
+			if !errors.Is(err, entity.ErrInvalid) {
+				t.Fatalf("error of kind other than ErrInvalid: %v", err)
+			}
+			return
+		}
+		if !json.Valid(args) || (args[0] != '{' && args[0] != '[') {
+			t.Fatalf("args %q not a JSON object or array", args)
+		}
+	})
 }

@@ -12,7 +12,7 @@ func TestGetLimits(t *testing.T) {
 	kinds := []string{"nodejs:20"}
 	store := false
 	if err := ts.Stores.Subjects.PutLimits(context.Background(), aliceNS, entity.UserLimits{
-		InvocationsPerMinute: intp(7), MaxActionMemory: intp(1024), AllowedKinds: kinds, StoreActivations: &store,
+		InvocationsPerMinute: ptrInt(7), MaxActionMemory: ptrInt(1024), AllowedKinds: kinds, StoreActivations: &store,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestGetLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ts.do("GET", tc.path, "", tc.auth).wantStatus(tc.status)
 			if tc.want != "" {
-				jsonEq(t, "limits", r.JSON, tc.want)
+				equalJSON(t, "limits", r.JSON, tc.want)
 			}
 		})
 	}
@@ -54,9 +54,9 @@ func TestEffectiveUserLimits(t *testing.T) {
 		want int
 	}{
 		{"default fires", entity.UserLimits{}, func(u entity.UserLimits) int { return *u.FiresPerMinute }, 60},
-		{"override fires", entity.UserLimits{FiresPerMinute: intp(3)}, func(u entity.UserLimits) int { return *u.FiresPerMinute }, 3},
+		{"override fires", entity.UserLimits{FiresPerMinute: ptrInt(3)}, func(u entity.UserLimits) int { return *u.FiresPerMinute }, 3},
 		{"default payload", entity.UserLimits{}, func(u entity.UserLimits) int { return *u.MaxPayloadSize }, sys.PayloadMax},
-		{"override min timeout", entity.UserLimits{MinActionTimeout: intp(50)}, func(u entity.UserLimits) int { return *u.MinActionTimeout }, 50},
+		{"override min timeout", entity.UserLimits{MinActionTimeout: ptrInt(50)}, func(u entity.UserLimits) int { return *u.MinActionTimeout }, 50},
 		{"instances stay unset", entity.UserLimits{}, func(u entity.UserLimits) int {
 			if u.MaxActionInstances == nil {
 				return -1

@@ -228,13 +228,13 @@ func (s *Server) saveRule(ctx context.Context, id entity.Identity, fqn entity.FQ
 	old, err := s.getRule(ctx, fqn)
 	switch {
 	case errors.Is(err, entity.ErrNotFound):
-		return s.createRule(ctx, id, fqn, put, trig, act)
+		return s.createRule(ctx, fqn, put, trig, act)
 	case err != nil:
 		return nil, err
 	case !overwrite:
 		return nil, entity.ErrExists
 	}
-	return s.updateRule(ctx, id, old, put, trig, act)
+	return s.updateRule(ctx, old, put, trig, act)
 }
 
 // entitleRuleRefs checks that the caller may read the referenced trigger
@@ -266,7 +266,7 @@ func (s *Server) checkRuleRefs(ctx context.Context, trig, act entity.FQN) error 
 	return err
 }
 
-func (s *Server) createRule(ctx context.Context, id entity.Identity, fqn entity.FQN, put entity.RulePut, trig, act entity.FQN) (*entity.Rule, error) {
+func (s *Server) createRule(ctx context.Context, fqn entity.FQN, put entity.RulePut, trig, act entity.FQN) (*entity.Rule, error) {
 	if trig == (entity.FQN{}) || act == (entity.FQN{}) {
 		return nil, entity.Invalidf(msgRuleRefsRequired)
 	}
@@ -303,7 +303,7 @@ func (s *Server) createRule(ctx context.Context, id entity.Identity, fqn entity.
 	return withStatus(r, entity.StatusActive), nil
 }
 
-func (s *Server) updateRule(ctx context.Context, id entity.Identity, old *entity.Rule, put entity.RulePut, trig, act entity.FQN) (*entity.Rule, error) {
+func (s *Server) updateRule(ctx context.Context, old *entity.Rule, put entity.RulePut, trig, act entity.FQN) (*entity.Rule, error) {
 	ruleID := old.FullName().DocID()
 	oldTrigger, err := s.optionalTrigger(ctx, old.Trigger)
 	if err != nil {

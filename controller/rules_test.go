@@ -9,7 +9,7 @@ import (
 	"github.com/gowhisk/gowhisk/entity"
 )
 
-const rules = "/api/v1/namespaces/_/rules/"
+const rulesPath = "/api/v1/namespaces/_/rules/"
 
 // triggerRules reads the rules map of trigger guest/name from the store.
 func triggerRules(t *testing.T, ts *testServer, name string) map[string]entity.ReducedRule {
@@ -23,16 +23,16 @@ func triggerRules(t *testing.T, ts *testServer, name string) map[string]entity.R
 
 func TestRules(t *testing.T) {
 	ts := newTestServer(t)
-	putAction(t, ts, "_", "a", "", "")
-	putAction(t, ts, "_", "b", "", "")
-	mustPut(t, ts, "/api/v1/namespaces/_/packages/p", `{}`)
-	putAction(t, ts, "_", "p/pa", "", "")
-	putAction(t, ts, aliceNS, "secret", "", "", aliceAuth)
-	mustPut(t, ts, "/api/v1/namespaces/alice/packages/pub", `{"publish":true}`, aliceAuth)
-	putAction(t, ts, aliceNS, "pub/shared", "", "", aliceAuth)
-	mustPut(t, ts, triggers+"t1", `{}`)
-	mustPut(t, ts, triggers+"t2", `{}`)
-	mustPut(t, ts, "/api/v1/namespaces/alice/triggers/at", `{}`, aliceAuth)
+	putTestAction(t, ts, "_", "a", "", "")
+	putTestAction(t, ts, "_", "b", "", "")
+	putOK(t, ts, "/api/v1/namespaces/_/packages/p", `{}`)
+	putTestAction(t, ts, "_", "p/pa", "", "")
+	putTestAction(t, ts, aliceNS, "secret", "", "", aliceAuth)
+	putOK(t, ts, "/api/v1/namespaces/alice/packages/pub", `{"publish":true}`, aliceAuth)
+	putTestAction(t, ts, aliceNS, "pub/shared", "", "", aliceAuth)
+	putOK(t, ts, triggersPath+"t1", `{}`)
+	putOK(t, ts, triggersPath+"t2", `{}`)
+	putOK(t, ts, "/api/v1/namespaces/alice/triggers/at", `{}`, aliceAuth)
 
 	link := func(trigger, rule string) (entity.ReducedRule, bool) {
 		r, ok := triggerRules(t, ts, trigger)["guest/"+rule]
@@ -41,7 +41,7 @@ func TestRules(t *testing.T) {
 	wantStatus := func(rule, status string) func(t *testing.T, r response) {
 		return func(t *testing.T, r response) {
 			t.Helper()
-			g := ts.do("GET", rules+rule, "").wantStatus(200).Obj()
+			g := ts.do("GET", rulesPath+rule, "").wantStatus(200).Obj()
 			if g["status"] != status {
 				t.Errorf("GET status %v, want %s", g["status"], status)
 			}
@@ -64,7 +64,7 @@ func TestRules(t *testing.T) {
 		{name: "create", method: "PUT", path: "r1", body: `{"trigger":"/_/t1","action":"/_/a","status":"inactive"}`, status: 200,
 			check: func(t *testing.T, r response) {
 				m := r.Obj()
-				jsonEq(t, "rule", map[string]any{"namespace": m["namespace"], "name": m["name"], "version": m["version"],
+				equalJSON(t, "rule", map[string]any{"namespace": m["namespace"], "name": m["name"], "version": m["version"],
 					"status": m["status"], "trigger": m["trigger"], "action": m["action"], "annotations": m["annotations"], "publish": m["publish"]},
 					`{"namespace":"guest","name":"r1","version":"0.0.1","status":"active","publish":false,"annotations":[],
 					"trigger":{"path":"guest","name":"t1"},"action":{"path":"guest","name":"a"}}`)
@@ -95,8 +95,8 @@ func TestRules(t *testing.T) {
 				if m["status"] != "inactive" || m["version"] != "0.0.2" {
 					t.Errorf("rule %s", r.Body)
 				}
-				jsonEq(t, "action kept", m["action"], `{"path":"guest","name":"a"}`)
-				jsonEq(t, "annotations", m["annotations"], `[{"key":"k","value":1}]`)
+				equalJSON(t, "action kept", m["action"], `{"path":"guest","name":"a"}`)
+				equalJSON(t, "annotations", m["annotations"], `[{"key":"k","value":1}]`)
 				if _, ok := link("t1", "r1"); ok {
 					t.Error("old trigger still links the rule")
 				}
@@ -117,7 +117,7 @@ func TestRules(t *testing.T) {
 		{name: "update with missing action", method: "PUT", path: "r1?overwrite=true", body: `{"action":"zz"}`, status: 400, errContains: "action /guest/zz does not exist"},
 		{name: "rule on published foreign action", method: "PUT", path: "r2", body: `{"trigger":"t1","action":"/alice/pub/shared"}`, status: 200,
 			check: func(t *testing.T, r response) {
-				jsonEq(t, "action", r.Obj()["action"], `{"path":"alice/pub","name":"shared"}`)
+				equalJSON(t, "action", r.Obj()["action"], `{"path":"alice/pub","name":"shared"}`)
 			}},
 		{name: "list has no status", method: "GET", path: "", status: 200,
 			check: func(t *testing.T, r response) {
@@ -132,7 +132,7 @@ func TestRules(t *testing.T) {
 				}
 			}},
 		{name: "count", method: "GET", path: "/api/v1/namespaces/_/rules?count=true", status: 200,
-			check: func(t *testing.T, r response) { jsonEq(t, "count", r.JSON, `{"rules":2}`) }},
+			check: func(t *testing.T, r response) { equalJSON(t, "count", r.JSON, `{"rules":2}`) }},
 		{name: "bad skip", method: "GET", path: "/api/v1/namespaces/_/rules?skip=-1", status: 400, errContains: "The value '-1' is not greater than or equal to 0 for rules."},
 		{name: "foreign namespace", method: "GET", path: "/api/v1/namespaces/alice/rules/r1", status: 403},
 		{name: "delete", method: "DELETE", path: "r2", status: 200,
@@ -146,18 +146,18 @@ func TestRules(t *testing.T) {
 			}},
 		{name: "get deleted", method: "GET", path: "r2", status: 404},
 		{name: "delete missing", method: "DELETE", path: "r2", status: 404},
-		{name: "trigger deleted", method: "DELETE", path: triggers + "t2", status: 200},
+		{name: "trigger deleted", method: "DELETE", path: triggersPath + "t2", status: 200},
 		{name: "status inactive without trigger", method: "GET", path: "r1", status: 200, check: wantStatus("r1", "inactive")},
 		{name: "activate without trigger", method: "POST", path: "r1", body: `{"status":"active"}`, status: 404, errContains: "Only rules with existing triggers can be activated"},
 		{name: "deactivate without trigger", method: "POST", path: "r1", body: `{"status":"inactive"}`, status: 200},
 		{name: "delete without trigger", method: "DELETE", path: "r1", status: 200,
-			check: func(t *testing.T, r response) { jsonEq(t, "status", r.Obj()["status"], `"inactive"`) }},
+			check: func(t *testing.T, r response) { equalJSON(t, "status", r.Obj()["status"], `"inactive"`) }},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			path := st.path
 			if !strings.HasPrefix(path, "/") {
-				path = rules + path
+				path = rulesPath + path
 			}
 			r := ts.do(st.method, path, st.body).wantStatus(st.status)
 			if st.errContains != "" && !strings.Contains(r.ErrMsg(), st.errContains) {
@@ -172,14 +172,14 @@ func TestRules(t *testing.T) {
 
 func TestRuleCreateOverwriteNew(t *testing.T) {
 	ts := newTestServer(t)
-	putAction(t, ts, "_", "a", "", "")
-	mustPut(t, ts, triggers+"t", `{}`)
-	m := mustPut(t, ts, rules+"r?overwrite=true", `{"trigger":{"path":"_","name":"t"},"action":{"path":"guest","name":"a"}}`)
+	putTestAction(t, ts, "_", "a", "", "")
+	putOK(t, ts, triggersPath+"t", `{}`)
+	m := putOK(t, ts, rulesPath+"r?overwrite=true", `{"trigger":{"path":"_","name":"t"},"action":{"path":"guest","name":"a"}}`)
 	if m["status"] != "active" {
 		t.Errorf("rule %v", m)
 	}
 	// A name held by another kind of entity.
-	ts.do("PUT", rules+"a", `{"trigger":"t","action":"a"}`).wantStatus(http.StatusConflict)
+	ts.do("PUT", rulesPath+"a", `{"trigger":"t","action":"a"}`).wantStatus(http.StatusConflict)
 }
 
 func TestRuleStatus(t *testing.T) {

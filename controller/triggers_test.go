@@ -12,7 +12,7 @@ import (
 	"github.com/gowhisk/gowhisk/entity"
 )
 
-const triggers = "/api/v1/namespaces/_/triggers/"
+const triggersPath = "/api/v1/namespaces/_/triggers/"
 
 // waitActivation polls the activation store for the record of id in ns
 // (the trigger activation is stored after the fire response was sent).
@@ -46,7 +46,7 @@ func TestTriggerCRUD(t *testing.T) {
 		{name: "create", method: "PUT", path: "t1", body: `{"parameters":[{"key":"p","value":1}],"annotations":[{"key":"feed","value":"/whisk.system/alarms/alarm"}]}`, status: 200,
 			check: func(t *testing.T, r response) {
 				m := r.Obj()
-				jsonEq(t, "trigger", map[string]any{"namespace": m["namespace"], "name": m["name"], "version": m["version"], "publish": m["publish"],
+				equalJSON(t, "trigger", map[string]any{"namespace": m["namespace"], "name": m["name"], "version": m["version"], "publish": m["publish"],
 					"parameters": m["parameters"], "annotations": m["annotations"], "limits": m["limits"]},
 					`{"namespace":"guest","name":"t1","version":"0.0.1","publish":false,"parameters":[{"key":"p","value":1}],
 					"annotations":[{"key":"feed","value":"/whisk.system/alarms/alarm"}],"limits":{}}`)
@@ -58,17 +58,17 @@ func TestTriggerCRUD(t *testing.T) {
 		{name: "overwrite replaces annotations and bumps version", method: "PUT", path: "t1?overwrite=true", body: `{"annotations":[{"key":"x","value":"y"}]}`, status: 200,
 			check: func(t *testing.T, r response) {
 				m := r.Obj()
-				jsonEq(t, "annotations", m["annotations"], `[{"key":"x","value":"y"}]`)
-				jsonEq(t, "parameters kept", m["parameters"], `[{"key":"p","value":1}]`)
-				jsonEq(t, "version", m["version"], `"0.0.2"`)
+				equalJSON(t, "annotations", m["annotations"], `[{"key":"x","value":"y"}]`)
+				equalJSON(t, "parameters kept", m["parameters"], `[{"key":"p","value":1}]`)
+				equalJSON(t, "version", m["version"], `"0.0.2"`)
 			}},
 		{name: "get", method: "GET", path: "t1", status: 200,
-			check: func(t *testing.T, r response) { jsonEq(t, "version", r.Obj()["version"], `"0.0.2"`) }},
+			check: func(t *testing.T, r response) { equalJSON(t, "version", r.Obj()["version"], `"0.0.2"`) }},
 		{name: "invalid feed on create", method: "PUT", path: "t2", body: `{"annotations":[{"key":"feed","value":"a/b/c/d"}]}`, status: 400, errContains: "Feed name is not valid"},
 		{name: "non-string feed", method: "PUT", path: "t2", body: `{"annotations":[{"key":"feed","value":7}]}`, status: 400, errContains: "Feed name is not valid"},
 		{name: "invalid feed on update", method: "PUT", path: "t1?overwrite=true", body: `{"annotations":[{"key":"feed","value":""}]}`, status: 400, errContains: "Feed name is not valid"},
 		{name: "create without body", method: "PUT", path: "t2", status: 200,
-			check: func(t *testing.T, r response) { jsonEq(t, "parameters", r.Obj()["parameters"], `[]`) }},
+			check: func(t *testing.T, r response) { equalJSON(t, "parameters", r.Obj()["parameters"], `[]`) }},
 		{name: "list", method: "GET", path: "", status: 200,
 			check: func(t *testing.T, r response) {
 				a := r.Arr()
@@ -86,7 +86,7 @@ func TestTriggerCRUD(t *testing.T) {
 				}
 			}},
 		{name: "count", method: "GET", path: "?count=true", status: 200,
-			check: func(t *testing.T, r response) { jsonEq(t, "count", r.JSON, `{"triggers":2}`) }},
+			check: func(t *testing.T, r response) { equalJSON(t, "count", r.JSON, `{"triggers":2}`) }},
 		{name: "bad limit", method: "GET", path: "?limit=201", status: 400, errContains: "The value '201' is not in the range of 0 to 200 for triggers."},
 		{name: "bad overwrite", method: "PUT", path: "t3?overwrite=maybe", body: `{}`, status: 400, errContains: "overwrite"},
 		{name: "malformed body", method: "PUT", path: "t3", body: `{"parameters":{}}`, status: 400, errContains: "malformed"},
@@ -101,21 +101,21 @@ func TestTriggerCRUD(t *testing.T) {
 				}
 			}},
 		{name: "delete", method: "DELETE", path: "t2", status: 200,
-			check: func(t *testing.T, r response) { jsonEq(t, "name", r.Obj()["name"], `"t2"`) }},
+			check: func(t *testing.T, r response) { equalJSON(t, "name", r.Obj()["name"], `"t2"`) }},
 		{name: "get deleted", method: "GET", path: "t2", status: 404},
 		{name: "delete missing", method: "DELETE", path: "t2", status: 404},
 		{name: "name held by an action", method: "GET", path: "act", status: 409},
 	}
-	putAction(t, ts, "_", "act", "", "")
+	putTestAction(t, ts, "_", "act", "", "")
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
 			path := st.path
 			if !strings.HasPrefix(path, "/") {
-				path = triggers + path
+				path = triggersPath + path
 				if strings.HasPrefix(st.path, "?") || st.path == "" {
-					path = strings.TrimSuffix(triggers, "/") + st.path
+					path = strings.TrimSuffix(triggersPath, "/") + st.path
 					if st.path == "" {
-						path = triggers
+						path = triggersPath
 					}
 				}
 			}
@@ -136,32 +136,32 @@ func TestTriggerCRUD(t *testing.T) {
 
 func TestTriggerKeepsRulesOnUpdate(t *testing.T) {
 	ts := newTestServer(t)
-	putAction(t, ts, "_", "a", "", "")
-	mustPut(t, ts, triggers+"t", `{}`)
-	mustPut(t, ts, "/api/v1/namespaces/_/rules/r", `{"trigger":"t","action":"a"}`)
-	m := mustPut(t, ts, triggers+"t?overwrite=true", `{"parameters":[{"key":"k","value":"v"}]}`)
-	jsonEq(t, "rules", m["rules"], `{"guest/r":{"action":{"path":"guest","name":"a"},"status":"active"}}`)
+	putTestAction(t, ts, "_", "a", "", "")
+	putOK(t, ts, triggersPath+"t", `{}`)
+	putOK(t, ts, "/api/v1/namespaces/_/rules/r", `{"trigger":"t","action":"a"}`)
+	m := putOK(t, ts, triggersPath+"t?overwrite=true", `{"parameters":[{"key":"k","value":"v"}]}`)
+	equalJSON(t, "rules", m["rules"], `{"guest/r":{"action":{"path":"guest","name":"a"},"status":"active"}}`)
 }
 
 func TestTriggerFire(t *testing.T) {
 	fake := &fakeActivator{}
 	ts := newTestServer(t, withFake(fake))
-	putAction(t, ts, "_", "ok-1", `[{"key":"a","value":"action"}]`, "")
-	putAction(t, ts, "_", "unavail-1", "", "")
-	putAction(t, ts, "_", "ok-gone", "", "")
-	putAction(t, ts, "_", "ok-off", "", "")
-	mustPut(t, ts, triggers+"t", `{"parameters":[{"key":"tp","value":1},{"key":"x","value":"trigger"}]}`)
-	mustPut(t, ts, triggers+"quiet", `{}`)
+	putTestAction(t, ts, "_", "ok-1", `[{"key":"a","value":"action"}]`, "")
+	putTestAction(t, ts, "_", "unavail-1", "", "")
+	putTestAction(t, ts, "_", "ok-gone", "", "")
+	putTestAction(t, ts, "_", "ok-off", "", "")
+	putOK(t, ts, triggersPath+"t", `{"parameters":[{"key":"tp","value":1},{"key":"x","value":"trigger"}]}`)
+	putOK(t, ts, triggersPath+"quiet", `{}`)
 	for _, r := range []struct{ name, action string }{{"r1", "ok-1"}, {"r2", "unavail-1"}, {"r3", "ok-gone"}, {"r4", "ok-off"}} {
-		mustPut(t, ts, "/api/v1/namespaces/_/rules/"+r.name, `{"trigger":"t","action":"`+r.action+`"}`)
+		putOK(t, ts, "/api/v1/namespaces/_/rules/"+r.name, `{"trigger":"t","action":"`+r.action+`"}`)
 	}
-	mustPut(t, ts, "/api/v1/namespaces/_/rules/rq", `{"trigger":"quiet","action":"ok-1"}`)
+	putOK(t, ts, "/api/v1/namespaces/_/rules/rq", `{"trigger":"quiet","action":"ok-1"}`)
 	ts.do("POST", "/api/v1/namespaces/_/rules/rq", `{"status":"inactive"}`).wantStatus(200)
 	ts.do("POST", "/api/v1/namespaces/_/rules/r4", `{"status":"inactive"}`).wantStatus(200)
 	ts.do("DELETE", "/api/v1/namespaces/_/actions/ok-gone", "").wantStatus(200)
 
 	t.Run("no active rules gives 204 and no record", func(t *testing.T) {
-		r := ts.do("POST", triggers+"quiet", `{"x":1}`).wantStatus(http.StatusNoContent)
+		r := ts.do("POST", triggersPath+"quiet", `{"x":1}`).wantStatus(http.StatusNoContent)
 		if len(r.Body) != 0 {
 			t.Errorf("body %q", r.Body)
 		}
@@ -175,7 +175,7 @@ func TestTriggerFire(t *testing.T) {
 	})
 
 	t.Run("fires active rules", func(t *testing.T) {
-		req, _ := http.NewRequest("POST", ts.URL+triggers+"t", strings.NewReader(`{"x":"payload","y":[1]}`))
+		req, _ := http.NewRequest("POST", ts.URL+triggersPath+"t", strings.NewReader(`{"x":"payload","y":[1]}`))
 		req.SetBasicAuth(entity.GuestUUID, entity.GuestKey)
 		req.Header.Set("X-Custom-Thing", "v1")
 		req.Header.Set("X-Request-ID", "fire-tid")
@@ -211,9 +211,9 @@ func TestTriggerFire(t *testing.T) {
 			t.Errorf("headers %v", headers)
 		}
 		delete(args, paramHeaders)
-		jsonEq(t, "args", args, `{"a":"action","tp":1,"x":"payload","y":[1]}`)
+		equalJSON(t, "args", args, `{"a":"action","tp":1,"x":"payload","y":[1]}`)
 
-		jsonEq(t, "record", map[string]any{"namespace": rec.Namespace, "name": rec.Name, "subject": rec.Subject,
+		equalJSON(t, "record", map[string]any{"namespace": rec.Namespace, "name": rec.Name, "subject": rec.Subject,
 			"end": rec.End, "version": rec.Version, "annotations": rec.Annotations, "response": rec.Response},
 			`{"namespace":"guest","name":"t","subject":"guest","end":0,"version":"0.0.1","annotations":[],
 			"response":{"statusCode":0,"result":{"x":"payload","y":[1]}}}`)
@@ -237,13 +237,13 @@ func TestTriggerFire(t *testing.T) {
 		if _, ok := g["duration"]; ok {
 			t.Errorf("duration present: %v", g)
 		}
-		jsonEq(t, "logs", g["logs"], mustJSON(t, rec.Logs))
+		equalJSON(t, "logs", g["logs"], mustJSON(t, rec.Logs))
 	})
 
 	t.Run("empty payload", func(t *testing.T) {
-		r := ts.do("POST", triggers+"t", "").wantStatus(http.StatusAccepted)
+		r := ts.do("POST", triggersPath+"t", "").wantStatus(http.StatusAccepted)
 		rec := waitActivation(t, ts, "guest", r.Obj()["activationId"].(string))
-		jsonEq(t, "result", rec.Response.Result, `{}`)
+		equalJSON(t, "result", rec.Response.Result, `{}`)
 	})
 
 	errs := []struct {
@@ -261,7 +261,7 @@ func TestTriggerFire(t *testing.T) {
 			before := len(fake.requests())
 			path := tc.path
 			if !strings.HasPrefix(path, "/") {
-				path = triggers + path
+				path = triggersPath + path
 			}
 			r := ts.do("POST", path, tc.body).wantStatus(tc.status)
 			if !strings.Contains(r.ErrMsg(), tc.errContains) {
@@ -277,10 +277,10 @@ func TestTriggerFire(t *testing.T) {
 func TestTriggerFirePayloadLimit(t *testing.T) {
 	fake := &fakeActivator{}
 	ts := newTestServer(t, withFake(fake), func(c *Config) { c.Limits.PayloadMax = 32 })
-	putAction(t, ts, "_", "ok-1", "", "")
-	mustPut(t, ts, triggers+"t", `{}`)
-	mustPut(t, ts, "/api/v1/namespaces/_/rules/r", `{"trigger":"t","action":"ok-1"}`)
-	r := ts.do("POST", triggers+"t", `{"k":"`+strings.Repeat("x", 64)+`"}`).wantStatus(http.StatusRequestEntityTooLarge)
+	putTestAction(t, ts, "_", "ok-1", "", "")
+	putOK(t, ts, triggersPath+"t", `{}`)
+	putOK(t, ts, "/api/v1/namespaces/_/rules/r", `{"trigger":"t","action":"ok-1"}`)
+	r := ts.do("POST", triggersPath+"t", `{"k":"`+strings.Repeat("x", 64)+`"}`).wantStatus(http.StatusRequestEntityTooLarge)
 	if !strings.HasPrefix(r.ErrMsg(), "Request larger than allowed:") {
 		t.Errorf("error %q", r.ErrMsg())
 	}
@@ -291,10 +291,10 @@ func TestTriggerFirePayloadLimit(t *testing.T) {
 
 func TestTriggerFireWithoutActivator(t *testing.T) {
 	ts := newTestServer(t)
-	putAction(t, ts, "_", "a", "", "")
-	mustPut(t, ts, triggers+"t", `{}`)
-	mustPut(t, ts, "/api/v1/namespaces/_/rules/r", `{"trigger":"t","action":"a"}`)
-	r := ts.do("POST", triggers+"t", `{}`).wantStatus(http.StatusAccepted)
+	putTestAction(t, ts, "_", "a", "", "")
+	putOK(t, ts, triggersPath+"t", `{}`)
+	putOK(t, ts, "/api/v1/namespaces/_/rules/r", `{"trigger":"t","action":"a"}`)
+	r := ts.do("POST", triggersPath+"t", `{}`).wantStatus(http.StatusAccepted)
 	rec := waitActivation(t, ts, "guest", r.Obj()["activationId"].(string))
 	want := `{"statusCode":3,"success":false,"error":"No invokers available","rule":"guest/r","action":"guest/a"}`
 	if len(rec.Logs) != 1 || rec.Logs[0] != want {
