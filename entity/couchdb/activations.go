@@ -34,7 +34,9 @@ type activationStore struct {
 	done  chan struct{} // closed when the writer has exited
 	stop  context.CancelFunc
 
-	putMu sync.Mutex // serializes Put so that sequence order is queue order
+	// putSem (capacity 1) serializes Put so that sequence order is queue
+	// order; a channel, so that a Put waiting for it honours its context.
+	putSem chan struct{}
 
 	mu      sync.Mutex
 	pending map[string]queuedRecord // by document id, until written
@@ -66,6 +68,7 @@ func newActivationStore(db *kivik.DB, cfg Config) *activationStore {
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		stop:    cancel,
+		putSem:  make(chan struct{}, 1),
 		pending: map[string]queuedRecord{},
 		notify:  make(chan struct{}),
 	}
@@ -107,14 +110,21 @@ func (s *activationStore) Put(ctx context.Context, a *entity.Activation) error {
 	if a == nil || a.Namespace == "" || a.ActivationID == "" {
 		return entity.Invalidf("activation record without namespace or activation id")
 	}
+	if reservedID(a.DocID()) {
+		return entity.Invalidf("illegal activation document id %q", a.DocID())
+	}
 	doc, err := marshalActivation(a)
 	if err != nil {
 		return fmt.Errorf("couchdb: encode activation %s: %w", a.ActivationID, err)
 	}
 	r := queuedRecord{id: a.DocID(), ns: a.Namespace, path: a.EntityPath(), start: a.Start, doc: doc}
 
-	s.putMu.Lock()
-	defer s.putMu.Unlock()
+	select {
+	case s.putSem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("couchdb: queue activation %s: %w", a.ActivationID, ctx.Err())
+	}
+	defer func() { <-s.putSem }()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -317,7 +327,7 @@ func (s *activationStore) Count(ctx context.Context, ns string, q entity.Activat
 // close stops accepting records, waits (at most until ctx ends) for the
 // writer to write the queued ones, and stops it.
 func (s *activationStore) close(ctx context.Context) error {
-	s.putMu.Lock()
+	s.putSem <- struct{}{}
 	s.mu.Lock()
 	already := s.closed
 	s.closed = true
@@ -325,7 +335,7 @@ func (s *activationStore) close(ctx context.Context) error {
 	if !already {
 		close(s.queue)
 	}
-	s.putMu.Unlock()
+	<-s.putSem
 	select {
 	case s.kick <- struct{}{}:
 	default:

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	kivik "github.com/go-kivik/kivik/v4"
@@ -109,6 +110,9 @@ type Client struct {
 	entities *entityStore
 	acts     *activationStore
 	subs     *subjectStore
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open connects to the server, creates the databases and the design
@@ -193,10 +197,13 @@ func (c *Client) Activations() entity.Activations { return c.acts }
 func (c *Client) Subjects() entity.SubjectAdmin { return c.subs }
 
 // Close writes the queued activation records and closes the connection.
-// It waits for the writer at most 30 seconds.
+// It waits for the writer at most 30 seconds, and reports records that
+// could not be written. Later calls return the first call's result.
 func (c *Client) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := c.acts.close(ctx)
-	return errors.Join(err, c.client.Close())
+	c.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c.closeErr = errors.Join(c.acts.close(ctx), c.client.Close())
+	})
+	return c.closeErr
 }

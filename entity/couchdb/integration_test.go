@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -361,5 +362,65 @@ func TestActivationWriteRetries(t *testing.T) {
 				t.Fatalf("Get of a lost record = %v, want ErrNotFound", getErr)
 			}
 		})
+	}
+}
+
+// TestPendingRecordsWhileWriteBlocked holds the writer's _bulk_docs
+// request: queued records are served from memory, and a Put facing a full
+// queue gives up when its context ends.
+func TestPendingRecordsWhileWriteBlocked(t *testing.T) {
+	srv := pouchdb.Start(t)
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 16)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasSuffix(req.URL.Path, "/_bulk_docs") && strings.Contains(req.URL.Path, "activations") {
+			entered <- struct{}{}
+			<-release
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(ts.Close)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+
+	c, err := couchdb.Open(t.Context(), couchdb.Config{URL: ts.URL, Username: srv.Username, Password: srv.Password,
+		Prefix: srv.NewPrefix(), MaxBatch: 1, QueueSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(unblock) // runs before Close if the test stops early
+	acts := c.Activations()
+	first := storetest.Activation("guest", "", "x", 100)
+	second := storetest.Activation("guest", "", "x", 200)
+	if err := acts.Put(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // the writer holds first in a blocked request
+	if err := acts.Put(t.Context(), second); err != nil {
+		t.Fatal(err) // fills the queue
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := acts.Put(ctx, storetest.Activation("guest", "", "x", 300)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put on a full queue with an ended context = %v, want context.Canceled", err)
+	}
+	for _, a := range []*entity.Activation{first, second} {
+		if got, err := acts.Get(t.Context(), "guest", a.ActivationID); err != nil || got.Start != a.Start {
+			t.Fatalf("Get of a record not yet written = %v, %v", got, err)
+		}
+	}
+	got, err := acts.List(t.Context(), "guest", entity.ActivationQuery{})
+	if err != nil || len(got) != 2 || got[0].ActivationID != second.ActivationID || got[1].ActivationID != first.ActivationID {
+		t.Fatalf("List of records not yet written = %d records, %v", len(got), err)
+	}
+	unblock()
+	if err := acts.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := acts.Count(t.Context(), "guest", entity.ActivationQuery{}); err != nil || n != 2 {
+		t.Fatalf("Count after Flush = %d, %v; want 2 (the cancelled Put left nothing)", n, err)
 	}
 }
