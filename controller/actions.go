@@ -78,27 +78,25 @@ func (s *Server) registerActionRoutes(ns *gin.RouterGroup) {
 }
 
 // packageReadable reports whether id may read (and activate) the contents
-// of the package named pkg: the owner always may; others only if the
-// package is published and, for a binding, the package it refers to is
-// readable too. A missing package is ErrNotFound for its owner and
-// ErrForbidden for others.
+// of the package named pkg: the owner may, and others may if the package is
+// published; for a binding, the bound package must be readable too (a
+// binding of a package that has since been unpublished gives no access).
+// A missing package is the store's error (ErrNotFound, ErrWrongCollection)
+// for its owner and ErrForbidden for others.
 func (s *Server) packageReadable(ctx context.Context, id entity.Identity, pkg entity.FQN) error {
 	for range 3 {
-		own := pkg.Namespace() == id.Namespace.Name
-		if own && pkg.Namespace() != "" {
-			return nil
-		}
+		own := pkg.Namespace() == id.Namespace.Name && id.Namespace.Name != ""
 		p, err := s.getPackage(ctx, pkg)
-		if errors.Is(err, entity.ErrNotFound) || errors.Is(err, entity.ErrWrongCollection) {
-			return entity.ErrForbidden
-		}
-		if err != nil {
+		switch {
+		case err != nil && own:
 			return err
-		}
-		if !p.Publish {
+		case errors.Is(err, entity.ErrNotFound) || errors.Is(err, entity.ErrWrongCollection):
 			return entity.ErrForbidden
-		}
-		if !p.Binding.IsBinding() {
+		case err != nil:
+			return err
+		case !own && !p.Publish:
+			return entity.ErrForbidden
+		case !p.Binding.IsBinding():
 			return nil
 		}
 		pkg = p.Binding.FQN()
@@ -110,10 +108,10 @@ func (s *Server) packageReadable(ctx context.Context, id entity.Identity, pkg en
 // named name: its own namespace's actions, or actions in packages readable
 // by packageReadable. It returns ErrForbidden otherwise.
 func (s *Server) checkActionAccess(ctx context.Context, id entity.Identity, name entity.FQN) error {
-	if name.Namespace() == id.Namespace.Name && id.Namespace.Name != "" {
-		return nil
-	}
 	if name.Package() == "" {
+		if name.Namespace() == id.Namespace.Name && id.Namespace.Name != "" {
+			return nil
+		}
 		return entity.ErrForbidden
 	}
 	return s.packageReadable(ctx, id, entity.FQN{Path: entity.EntityPath(name.Namespace()), Name: name.Package()})
@@ -399,6 +397,9 @@ func (s *Server) checkSequence(ctx context.Context, id entity.Identity, self ent
 			return entity.Invalidf(msgSequenceSelf)
 		}
 		if err := s.checkActionAccess(ctx, id, f); err != nil {
+			if errors.Is(err, entity.ErrNotFound) || errors.Is(err, entity.ErrWrongCollection) {
+				return entity.Invalidf(msgSequenceNoComponent)
+			}
 			return err
 		}
 		ra, err := s.resolveAction(ctx, f)

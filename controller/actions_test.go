@@ -364,6 +364,20 @@ func TestActionGetDelete(t *testing.T) {
 	})
 }
 
+func TestActionThroughUnpublishedBinding(t *testing.T) {
+	ts := newTestServer(t)
+	ts.do("PUT", packagesPath+"shared", `{"publish":true}`, aliceAuth).wantStatus(200)
+	ts.do("PUT", actionsPath+"shared/a", nodeAction("a"), aliceAuth).wantStatus(200)
+	ts.do("PUT", packagesPath+"bnd", `{"binding":{"namespace":"alice","name":"shared"}}`).wantStatus(200)
+	ts.do("GET", actionsPath+"bnd/a", "").wantStatus(200)
+	ts.do("GET", actionsPath+"bnd/", "").wantStatus(200)
+	ts.do("PUT", packagesPath+"shared?overwrite=true", `{"publish":false}`, aliceAuth).wantStatus(200)
+	ts.do("GET", actionsPath+"bnd/a", "").wantStatus(403)
+	ts.do("GET", actionsPath+"bnd/", "").wantStatus(403)
+	ts.do("GET", packagesPath+"bnd", "").wantStatus(403)
+	ts.do("GET", actionsPath+"shared/a", "", aliceAuth).wantStatus(200)
+}
+
 func TestActionList(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Now = steppingClock() })
 	for _, n := range []string{"a1", "a2", "a3"} {
