@@ -1,10 +1,15 @@
 package controller
 
 import (
+	"bytes"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/gowhisk/gowhisk/entity"
 )
 
 func TestInfoRoutes(t *testing.T) {
@@ -200,3 +205,66 @@ func TestForeignNamespaceForbidden(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestNewRequiresStores(t *testing.T) {
+	full := newTestServer(t).Config
+	cases := []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"no entities", func(c *Config) { c.Entities = nil }},
+		{"no activations", func(c *Config) { c.Activations = nil }},
+		{"no subjects", func(c *Config) { c.Subjects = nil }},
+		{"no manifest", func(c *Config) { c.Manifest = nil }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := full
+			tc.change(&cfg)
+			if _, err := New(cfg); err == nil {
+				t.Fatal("New accepted an incomplete config")
+			}
+		})
+	}
+	t.Run("zero limits default", func(t *testing.T) {
+		cfg := full
+		cfg.Limits = entity.SystemLimits{}
+		s, err := New(cfg)
+		if err != nil || s.cfg.Limits != entity.DefaultSystemLimits() {
+			t.Fatalf("limits %+v, %v", s.cfg.Limits, err)
+		}
+	})
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRequestLogging(t *testing.T) {
+	var buf syncBuffer
+	ts := newTestServer(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/namespaces/_/actions/nope", nil)
+	req.Header.Set("X-Request-ID", "tid-for-log")
+	req.SetBasicAuth(entity.GuestUUID, entity.GuestKey)
+	ts.request(req).wantStatus(404)
+	out := buf.String()
+	if !strings.Contains(out, "tid=tid-for-log") || !strings.Contains(out, "status=404") || !strings.Contains(out, "level=DEBUG") {
+		t.Fatalf("log %q", out)
+	}
+}
