@@ -4,14 +4,25 @@
 //
 // Route scheme (for the files that register routes through the hooks):
 //
-//	ns := /api/v1/namespaces/:namespace           (auth middleware applied)
-//	ns.GET/PUT/DELETE("/actions/*name")            actions.go (this package, D1)
-//	ns.POST("/actions/*name")                      registerInvokeRoutes (invoke.go)
-//	ns.GET("/actions")                             action list
-//	ns.GET/PUT/DELETE("/packages/:name"), GET "/packages"
+//	ns := /api/v1/namespaces/:namespace            (auth middleware applied)
+//	ns.GET("/actions"), ns.GET/PUT/DELETE("/actions/*name")   actions.go
+//	ns.POST("/actions/*name")                       registerInvokeRoutes (invoke.go)
+//	ns.GET("/packages"), ns.GET/PUT/DELETE("/packages/:name") packages.go
 //
 // The action catch-all "*name" is "/a", "/pkg/a" or "/pkg/" (package
-// listing); parse it with parseActionPath(c.Param("name")).
+// listing); parse it with parseActionPath(c.Param("name")) or use
+// s.actionTarget(c).
+//
+// Helpers shared by the route files:
+//
+//	s.abort(c, err)                   the one error -> HTTP mapping (errors.go)
+//	transactionID(c), callerIdentity(c)
+//	s.resolveNamespace(c) (ns, own)   "_" -> caller; s.ownNamespace(c) aborts 403 if foreign
+//	parseListQuery(c, coll), boolQuery(c, name, def), s.readJSON / s.readBody (size-bounded)
+//	respond(c, status, v)             JSON without HTML escaping
+//	s.getAction / s.getPackage        cached reads; s.Invalidate(kind, fqn) on writes
+//	s.resolveAction(ctx, fqn)         binding resolved, params merged package < binding < action
+//	s.checkActionAccess(ctx, id, fqn) own namespace or readable (published) package, else 403
 package controller
 
 import (
