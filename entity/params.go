@@ -46,10 +46,18 @@ func (p *Param) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// compactJSON returns b compact and with <, >, &, U+2028 and U+2029 in
+// strings escaped: the form encoding/json writes a json.RawMessage in, so
+// that a value decodes to the same bytes after being encoded again.
 func compactJSON(b []byte) json.RawMessage {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
 		return append(json.RawMessage(nil), b...)
+	}
+	if bytes.ContainsAny(buf.Bytes(), "<>&\u2028\u2029") {
+		var esc bytes.Buffer
+		json.HTMLEscape(&esc, buf.Bytes())
+		return esc.Bytes()
 	}
 	return buf.Bytes()
 }
