@@ -31,7 +31,7 @@ test-integration: $(POUCHDB_SERVER) ## Integration tests against real services (
 
 fuzz: ## Run every Fuzz target for FUZZTIME each (default 10s)
 	@set -e; \
-	targets=$$(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . | grep -v '/node_modules/' | sed -E 's/^(.*)\/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*/\1 \2/' | sort -u); \
+	targets=$$(grep -rEo --include='*_test.go' --exclude-dir=node_modules '^func Fuzz[A-Za-z0-9_]*\([A-Za-z_][A-Za-z0-9_]* \*testing\.F\)' . | sed -E 's/^(.*)\/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*/\1 \2/' | sort -u); \
 	if [ -z "$$targets" ]; then echo "no fuzz targets found"; exit 0; fi; \
 	echo "$$targets" | while read -r dir name; do \
 		echo "== fuzz $$name in $$dir for $(FUZZTIME)"; \
