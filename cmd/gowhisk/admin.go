@@ -25,7 +25,7 @@ credentials, and per-namespace limits, in either store:
 
 The embedded store can only be opened by one process at a time: stop
 'gowhisk standalone' before changing its data dir.`,
-		Args: cobra.NoArgs,
+		Args: noSubcommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	pf := cmd.PersistentFlags()

@@ -58,7 +58,7 @@ func newLimitsCmd(a *admin) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "limits",
 		Short: "Set, show and delete a namespace's limits (overrides of the system limits)",
-		Args:  cobra.NoArgs,
+		Args:  noSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newLimitsSetCmd(a), newLimitsGetCmd(a), newLimitsDeleteCmd(a))

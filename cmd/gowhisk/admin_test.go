@@ -91,6 +91,7 @@ func TestAdminUser(t *testing.T) {
 		{"delete missing subject", []string{"user", "delete", "nobody"}, 1, "not found"},
 		{"no argument", []string{"user", "create"}, 2, "accepts 1 arg"},
 		{"unknown flag", []string{"user", "get", "alice", "--bogus"}, 2, "unknown flag"},
+		{"unknown subcommand", []string{"user", "frob"}, 2, "unknown command"},
 	}
 	for _, f := range failures {
 		t.Run(f.name, func(t *testing.T) {

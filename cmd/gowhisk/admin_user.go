@@ -14,7 +14,7 @@ func newUserCmd(a *admin) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
 		Short: "Create, delete, show, list, rekey, block and unblock subjects",
-		Args:  cobra.NoArgs,
+		Args:  noSubcommand,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(

@@ -120,3 +120,27 @@ func TestRefuseNonLoopbackNamesTheFix(t *testing.T) {
 		}
 	}
 }
+
+func TestRootUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"no arguments shows help", nil, 0, "gowhisk standalone", ""},
+		{"unknown command", []string{"frob"}, 2, "", `unknown command "frob"`},
+		{"standalone takes no arguments", []string{"standalone", "extra"}, 2, "", "accepts 0 arg"},
+		{"bad port", []string{"standalone", "--port", "70000"}, 2, "", "out of range"},
+		{"admin help", []string{"admin"}, 0, "user", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := gowhisk(t, nil, tt.args...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) {
+				t.Fatalf("gowhisk %v = %d\nstdout %q\nstderr %q", tt.args, code, out, errOut)
+			}
+		})
+	}
+}

@@ -74,12 +74,8 @@ a flag given on the command line wins.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return applyEnv(cmd, e.Getenv)
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown command %q", args[0])}
-			}
-			return cmd.Help()
-		},
+		Args: noSubcommand,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(e.Stdout)
 	root.SetErr(e.Stderr)
@@ -142,4 +138,13 @@ func dataDirOrErr(dir string) (string, error) {
 		return "", usageError{errors.New("no data directory: set --data-dir or GOWHISK_DATA_DIR (there is no home directory for the default)")}
 	}
 	return dir, nil
+}
+
+// noSubcommand is the argument check of a command that only groups
+// subcommands: any argument is an unknown command (a usage error).
+func noSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	return nil
 }

@@ -49,7 +49,7 @@ is active: rekey or delete them first with 'gowhisk admin'.
 
 There is no action execution path yet (no invoker): invoking an action, and
 rule invocations of a fired trigger, answer 503 "No invokers available".`,
-		Args: cobra.NoArgs,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStandalone(cmd.Context(), e, o)
 		},
