@@ -17,7 +17,9 @@ import (
 )
 
 // activationStore implements entity.Activations (OpenWhisk's activations
-// database) with a group-committing writer.
+// database) with a group-committing writer. If a commit fails (after
+// retries) its records are dropped and logged, and Flush and Close report
+// that first failure from then on.
 //
 // Layout: bucketActivations holds each record's JSON under
 // "ns 0 start(8) id" (the [namespace, start] view); bucketActivationID maps

@@ -65,8 +65,9 @@ type Retention struct {
 	Interval time.Duration
 }
 
-// ErrClosed is returned by operations on a closed store.
-var ErrClosed = errors.New("boltstore: store is closed")
+// ErrClosed is returned by activation Put and Flush on a closed store. It
+// wraps entity.ErrUnavailable.
+var ErrClosed = entity.Errorf(entity.ErrUnavailable, "boltstore: store is closed")
 
 // Bucket names.
 var (

@@ -174,7 +174,7 @@ func TestPutAfterClose(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := acts.Put(ctx(t), storetest.Activation("guest", "", "x", 2)); !errors.Is(err, ErrClosed) {
+	if err := acts.Put(ctx(t), storetest.Activation("guest", "", "x", 2)); !errors.Is(err, ErrClosed) || !errors.Is(err, entity.ErrUnavailable) {
 		t.Fatalf("Put after Close: %v, want ErrClosed", err)
 	}
 	if err := acts.Flush(ctx(t)); !errors.Is(err, ErrClosed) {
@@ -207,28 +207,40 @@ func TestPutWithFullQueueHonoursContext(t *testing.T) {
 	acts := db.Activations()
 	// Hold bolt's writer lock so the activation writer blocks in its commit.
 	held, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // runs before the store's Close
 	go func() {
 		_ = db.bolt.Update(func(*bolt.Tx) error { close(held); <-release; return nil })
 	}()
 	<-held
-	var queued []*entity.Activation
-	for i := range 5 { // one taken by the blocked writer, four fill the queue
-		a := storetest.Activation("guest", "", "q", int64(i))
-		queued = append(queued, a)
-		if err := acts.Put(ctx(t), a); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// With an ended context, Put still succeeds while the queue has room;
+	// once the blocked writer lets it fill, Put must give up.
 	cctx, cancel := context.WithCancel(ctx(t))
 	cancel()
-	late := storetest.Activation("guest", "", "q", 99)
-	if err := acts.Put(cctx, late); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Put with full queue and ended ctx: %v, want context.Canceled", err)
+	var queued []*entity.Activation
+	var late *entity.Activation
+	for i := 0; late == nil; i++ {
+		if i == 100 {
+			t.Fatal("the queue never filled while the writer was blocked")
+		}
+		a := storetest.Activation("guest", "", "q", int64(i))
+		switch err := acts.Put(cctx, a); {
+		case err == nil:
+			queued = append(queued, a)
+		case errors.Is(err, context.Canceled):
+			late = a
+		default:
+			t.Fatalf("Put with full queue and ended ctx: %v, want context.Canceled", err)
+		}
 	}
 	if _, err := acts.Get(ctx(t), "guest", late.ActivationID); !errors.Is(err, entity.ErrNotFound) {
 		t.Fatalf("rejected record is visible: %v", err)
 	}
-	close(release)
+	if _, err := acts.Get(ctx(t), "guest", queued[len(queued)-1].ActivationID); err != nil {
+		t.Fatalf("queued record is not visible: %v", err)
+	}
+	unblock()
 	if err := acts.Flush(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
