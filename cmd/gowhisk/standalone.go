@@ -213,6 +213,7 @@ func runStandalone(ctx context.Context, e env, o standaloneOptions) error {
 	case err := <-serveErr:
 		runErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		stop() // a second SIGINT/SIGTERM ends the process at once
 		log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
 		if err := hs.Shutdown(sctx); err != nil {
