@@ -24,7 +24,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/entity/boltstore"
@@ -85,6 +87,7 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 		Build:       "2026-01-01T00:00:00Z",
 		BuildNo:     "test-build",
 	}
+	tickingClock(&cfg) // deterministic list order; opts may replace it
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -189,4 +192,18 @@ func (r response) wantStatus(want int) response {
 		r.t.Fatalf("status %d, want %d; body: %s", r.Status, want, r.Body)
 	}
 	return r
+}
+
+// tickingClock is a test option whose clock advances one millisecond per
+// reading, so entities written one after another never share an `updated`
+// time and list order is deterministic.
+func tickingClock(c *Config) {
+	var mu sync.Mutex
+	now := time.Now()
+	c.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Millisecond)
+		return now
+	}
 }
