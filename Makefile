@@ -35,6 +35,10 @@ fuzz: ## Run every Fuzz target for FUZZTIME each (default 10s)
 	if [ -z "$$targets" ]; then echo "no fuzz targets found"; exit 0; fi; \
 	echo "$$targets" | while read -r dir name; do \
 		echo "== fuzz $$name in $$dir for $(FUZZTIME)"; \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$dir; then continue; fi; \
+		if [ -n "$$(git status --porcelain -- $$dir/testdata/fuzz/$$name 2>/dev/null)" ]; then \
+			echo "fuzz $$name found a failing input (see $$dir/testdata/fuzz/$$name)"; exit 1; fi; \
+		echo "== fuzz $$name stopped without a failing input (the fuzzing engine on a loaded machine); once more"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
 	done
 
