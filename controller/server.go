@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -61,6 +62,8 @@ type Server struct {
 
 	ids      *identityCache
 	entities *entityCache
+
+	background sync.WaitGroup // work that outlives its request (trigger fire)
 }
 
 // Defaults of the caches.
@@ -100,6 +103,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.engine = s.routes()
 	return s, nil
+}
+
+// Close waits, bounded by ctx, for work that outlives its request (the rule
+// invocations and record of a fired trigger). Call it after the HTTP server
+// has stopped taking requests and before the stores are closed.
+func (s *Server) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.background.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("controller: background work still running: %w", ctx.Err())
+	}
 }
 
 // Handler returns the HTTP handler serving every route.

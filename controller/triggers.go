@@ -240,7 +240,9 @@ func (s *Server) handleFireTrigger(c *gin.Context) {
 	}
 	tid := transactionID(c)
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx(c)), fireTimeout)
+	s.background.Add(1)
 	go func() {
+		defer s.background.Done()
 		defer cancel()
 		s.activateRules(bg, id, tid, rules, args, rec)
 	}()

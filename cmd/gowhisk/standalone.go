@@ -220,6 +220,9 @@ func runStandalone(ctx context.Context, e env, o standaloneOptions) error {
 			log.Warn("in-flight requests did not finish in time", "err", err)
 			_ = hs.Close()
 		}
+		if err := srv.Close(sctx); err != nil {
+			log.Warn("trigger fires did not finish in time", "err", err)
+		}
 		cancel()
 	}
 	// Closing the store flushes queued activation records.
