@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -128,6 +129,9 @@ func (n *Native) Run(ctx context.Context, body []byte) ([]byte, error) {
 		cmd = exec.CommandContext(ctx, n.path, argv...)
 	}
 	cmd.Env = env
+	if cmd.Dir == "" {
+		cmd.Dir = filepath.Dir(n.path)
+	}
 	cmd.Stdin = bytes.NewReader(args)
 	out := &lastLineWriter{log: n.Stdout}
 	cmd.Stdout = out

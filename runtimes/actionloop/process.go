@@ -43,10 +43,10 @@ type lineOrErr struct {
 // Process is a started launcher. Init must be called once before Run. Run
 // calls are serialized.
 type Process struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan lineOrErr // closed at EOF of fd 3
-	exited chan struct{}
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	lines   chan lineOrErr // closed at EOF of fd 3
+	exited  chan struct{}
 	waitErr error // set before exited is closed
 
 	sem    chan struct{} // one request at a time

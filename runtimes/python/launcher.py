@@ -1,0 +1,193 @@
+"""gowhisk python launcher: runs one action with the action-loop protocol of
+package runtimes (runtimes/doc.go). Python 3 standard library only.
+
+  fd 3 <- {"ok":true}                         when ready
+  stdin -> {"init":{"name","main","path","env"}}
+  fd 3 <- {"ok":true} | 502 {"error":...}    (then exit)
+  stdin -> one /run body per line
+  fd 3 <- result JSON | <status> {"error":...}
+"""
+import glob
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+NOT_DICTIONARY = "The action did not return a dictionary or array."
+
+
+def _write_fd(fd, data):
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def answer(line):
+    _write_fd(3, line.encode("utf-8", "replace") + b"\n")
+
+
+def answer_status(status, obj):
+    answer("%d %s" % (status, json.dumps(obj)))
+
+
+def flush_and_mark():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+            stream.write(SENTINEL)
+            stream.flush()
+        except Exception:
+            pass
+
+
+def load(path, main):
+    """Loads the action at path (a source file or an unzipped directory) and
+    returns its main function; raises InitError with OpenWhisk's message."""
+    if os.path.isdir(path):
+        os.chdir(path)
+        sys.path.insert(0, path)
+        venv = os.path.join(path, "virtualenv")
+        if os.path.isdir(venv):
+            import site
+            for sp in sorted(glob.glob(os.path.join(venv, "lib", "python3*", "site-packages"))):
+                site.addsitedir(sp)
+        source = os.path.join(path, "__main__.py")
+        if not os.path.isfile(source):
+            source = os.path.join(path, "exec")
+        if not os.path.isfile(source):
+            raise InitError("Zip file does not include main__")
+    else:
+        source = path
+        sys.path.insert(0, os.path.dirname(path))
+    with open(source, "rb") as f:
+        text = f.read()
+    try:
+        code = compile(text, source, "exec")
+    except SyntaxError as er:
+        traceback.print_exc(limit=0, file=sys.stderr)
+        raise InitError(er.msg)
+    spec = importlib.util.spec_from_loader("main__", loader=None, origin=source)
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = source
+    sys.modules["main__"] = module
+    try:
+        exec(code, module.__dict__)
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        raise InitError("cannot start action: Command exited abruptly during initialization.")
+    fn = getattr(module, main, None)
+    if not callable(fn):
+        sys.stderr.write("ImportError: cannot import name '%s' from 'main__' (%s)\n" % (main, source))
+        raise InitError("cannot start action: Command exited abruptly during initialization.")
+    return fn
+
+
+class InitError(Exception):
+    pass
+
+
+def init(msg):
+    m = msg.get("init") if isinstance(msg, dict) else None
+    m = m if isinstance(m, dict) else {}
+    try:
+        path = m.get("path")
+        if not isinstance(path, str) or path == "":
+            raise InitError("Missing main/no code to execute.")
+        main = m.get("main") or "main"
+        env = m.get("env") or {}
+        if isinstance(env, dict):
+            for k, v in env.items():
+                if v is None:
+                    v = ""
+                elif not isinstance(v, str):
+                    v = json.dumps(v)
+                os.environ[str(k)] = v
+        fn = load(path, main)
+    except InitError as e:
+        flush_and_mark()
+        answer_status(502, {"error": str(e)})
+        os._exit(0)
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        flush_and_mark()
+        answer_status(502, {"error": "cannot start action: Command exited abruptly during initialization."})
+        os._exit(0)
+    answer('{"ok":true}')
+    return fn
+
+
+class Runner:
+    def __init__(self, fn):
+        self.fn = fn
+        self.loop = None
+        self.keys = []
+
+    def run(self, msg):
+        for k in self.keys:
+            os.environ.pop(k, None)
+        self.keys = []
+        payload = {}
+        if isinstance(msg, dict):
+            for k, v in msg.items():
+                if k == "value":
+                    payload = v
+                elif isinstance(v, str):
+                    name = "__OW_%s" % k.upper()
+                    os.environ[name] = v
+                    self.keys.append(name)
+        if payload is None:
+            payload = {}
+        try:
+            res = self.fn(payload)
+            if hasattr(res, "__await__"):
+                if self.loop is None:
+                    import asyncio
+                    self.loop = asyncio.new_event_loop()
+                    asyncio.set_event_loop(self.loop)
+                res = self.loop.run_until_complete(_await(res))
+        except Exception as ex:
+            print(traceback.format_exc(), file=sys.stderr)
+            res = {"error": str(ex)}
+        line = None
+        if isinstance(res, (dict, list)):
+            try:
+                line = json.dumps(res, ensure_ascii=False, allow_nan=False)
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+        flush_and_mark()
+        if line is None:
+            answer_status(502, {"error": NOT_DICTIONARY})
+        else:
+            answer(line)
+
+
+async def _await(aw):
+    return await aw
+
+
+def main():
+    answer('{"ok":true}')
+    stdin = sys.stdin.buffer
+    runner = None
+    while True:
+        raw = stdin.readline()
+        if not raw:
+            break
+        if not raw.strip():
+            continue
+        try:
+            msg = json.loads(raw.decode("utf-8"))
+        except Exception as e:
+            flush_and_mark()
+            answer_status(400, {"error": "Error unmarshaling request: %s" % e})
+            continue
+        if runner is None:
+            runner = Runner(init(msg))
+        else:
+            runner.run(msg)
+
+
+if __name__ == "__main__":
+    main()
