@@ -1,0 +1,260 @@
+package loadbalancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gowhisk/gowhisk/controller"
+	"github.com/gowhisk/gowhisk/entity"
+	"github.com/gowhisk/gowhisk/messaging"
+)
+
+// LeanConfig wires a lean balancer. Producer and Acks are required.
+type LeanConfig struct {
+	// Producer publishes ActivationMessages on messaging.InvokerTopic(Invoker).
+	Producer messaging.Producer
+	// Acks consumes messaging.CompletedTopic(ControllerID).
+	Acks messaging.Consumer
+	// ControllerID is this controller's instance id (default "0").
+	ControllerID string
+	// Invoker is the number of the one invoker (default 0).
+	Invoker int
+	// UserMemoryMB is the invoker's container memory (default 1024). The
+	// lean balancer never refuses work for memory (it has one invoker and
+	// the invoker buffers), it only reports overload in the log.
+	UserMemoryMB int
+	// Forced-completion timeout parameters; zero values take the defaults
+	// DefaultTimeoutFloor, DefaultTimeoutFactor and DefaultTimeoutAddon.
+	TimeoutFloor  time.Duration
+	TimeoutFactor int
+	TimeoutAddon  time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Lean is the load balancer of the standalone server: one in-process
+// invoker behind the same messages and bookkeeping as the distributed
+// balancer. Create it with NewLean, start Run, and pass it to the
+// controller as its Activator.
+type Lean struct {
+	cfg   LeanConfig
+	log   *slog.Logger
+	topic string
+
+	mu       sync.Mutex
+	closed   bool
+	inflight map[string]*entry
+	memoryMB int
+}
+
+// entry is one in-flight activation.
+type entry struct {
+	id       string
+	tid      string
+	memoryMB int
+	blocking bool
+	answered bool                    // the waiter has its answer (or was closed)
+	done     chan *entity.Activation // buffered(1); nil when not blocking
+	timer    *time.Timer
+}
+
+var _ controller.Activator = (*Lean)(nil)
+
+// NewLean checks cfg and returns a balancer.
+func NewLean(cfg LeanConfig) (*Lean, error) {
+	if cfg.Producer == nil || cfg.Acks == nil {
+		return nil, errors.New("loadbalancer: LeanConfig.Producer and Acks are required")
+	}
+	if cfg.ControllerID == "" {
+		cfg.ControllerID = "0"
+	}
+	if !messaging.ValidControllerID(cfg.ControllerID) {
+		return nil, fmt.Errorf("loadbalancer: invalid controller id %q", cfg.ControllerID)
+	}
+	if cfg.Invoker < 0 {
+		return nil, fmt.Errorf("loadbalancer: invalid invoker number %d", cfg.Invoker)
+	}
+	if cfg.UserMemoryMB <= 0 {
+		cfg.UserMemoryMB = 1024
+	}
+	if cfg.TimeoutFloor <= 0 {
+		cfg.TimeoutFloor = DefaultTimeoutFloor
+	}
+	if cfg.TimeoutFactor <= 0 {
+		cfg.TimeoutFactor = DefaultTimeoutFactor
+	}
+	if cfg.TimeoutAddon <= 0 {
+		cfg.TimeoutAddon = DefaultTimeoutAddon
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Lean{cfg: cfg, log: cfg.Logger, topic: messaging.InvokerTopic(cfg.Invoker), inflight: map[string]*entry{}}, nil
+}
+
+// Activate publishes the activation to the invoker and registers it in
+// flight; see controller.Activator. Errors: entity.ErrUnavailable when the
+// balancer or the bus is closed (or the bus stays full), entity.ErrTooLarge
+// when the message is too large for the bus, ctx's error when ctx ends
+// while the bus is full.
+func (l *Lean) Activate(ctx context.Context, req controller.ActivationRequest) (<-chan *entity.Activation, error) {
+	if req.Action == nil || !entity.ValidActivationID(req.ActivationID) {
+		return nil, errors.New("loadbalancer: activation request without action or valid activation id")
+	}
+	msg, err := activationMessage(&req, l.cfg.ControllerID, l.cfg.Now()).AppendJSON(make([]byte, 0, 1024+len(req.Args)))
+	if err != nil {
+		return nil, fmt.Errorf("loadbalancer: encoding the activation message: %w", err)
+	}
+	e := &entry{id: req.ActivationID, tid: req.TransactionID, memoryMB: req.Action.Limits.Memory, blocking: req.Blocking}
+	if req.Blocking {
+		e.done = make(chan *entity.Activation, 1)
+	}
+	timeout := forcedTimeout(time.Duration(req.Action.Limits.Timeout)*time.Millisecond, l.cfg.TimeoutFloor, l.cfg.TimeoutFactor, l.cfg.TimeoutAddon)
+
+	// Register before sending: the ack may arrive before Send returns.
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, entity.Errorf(entity.ErrUnavailable, "No invokers available.")
+	}
+	if _, dup := l.inflight[e.id]; dup {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("loadbalancer: activation %s is already in flight", e.id)
+	}
+	l.inflight[e.id] = e
+	l.memoryMB += e.memoryMB
+	overloaded := l.memoryMB > l.cfg.UserMemoryMB
+	e.timer = time.AfterFunc(timeout, func() { l.forceComplete(e) })
+	l.mu.Unlock()
+	if overloaded {
+		l.log.Debug("invoker memory exhausted by in-flight activations; queuing", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
+	}
+
+	if err := l.cfg.Producer.Send(ctx, l.topic, msg); err != nil {
+		l.mu.Lock()
+		if l.inflight[e.id] == e {
+			l.removeLocked(e)
+		}
+		l.mu.Unlock()
+		if errors.Is(err, entity.ErrTooLarge) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+			return nil, err
+		}
+		l.log.Warn("publishing an activation failed", "tid", e.tid, "activationId", e.id, "topic", l.topic, "err", err)
+		return nil, entity.Errorf(entity.ErrUnavailable, "No invokers available.")
+	}
+	if e.done == nil {
+		return nil, nil
+	}
+	return e.done, nil
+}
+
+// removeLocked drops e from the bookkeeping. Called with l.mu held.
+func (l *Lean) removeLocked(e *entry) {
+	delete(l.inflight, e.id)
+	l.memoryMB -= e.memoryMB
+	e.timer.Stop()
+}
+
+// forceComplete ends an activation whose completion never came: its slot is
+// released and a blocking waiter is closed (the controller then reads the
+// store until its own wait ends).
+func (l *Lean) forceComplete(e *entry) {
+	l.mu.Lock()
+	if l.inflight[e.id] != e {
+		l.mu.Unlock()
+		return
+	}
+	l.removeLocked(e)
+	if e.done != nil && !e.answered {
+		e.answered = true
+		close(e.done)
+	}
+	l.mu.Unlock()
+	l.log.Warn("forced completion of an activation without ack", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
+}
+
+// Run consumes acks until ctx ends or the ack consumer is closed, then
+// closes the balancer: later Activate calls fail with ErrUnavailable and
+// every blocking waiter still open is closed. It returns nil when the
+// consumer was closed, else ctx's error.
+func (l *Lean) Run(ctx context.Context) error {
+	defer l.shutdown()
+	for {
+		m, err := l.cfg.Acks.Fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, entity.ErrUnavailable) {
+				return nil
+			}
+			l.log.Error("fetching acks", "err", err)
+			return err
+		}
+		if err := l.cfg.Acks.Commit(ctx, m); err != nil {
+			l.log.Warn("committing ack offset", "offset", m.Offset, "err", err)
+		}
+		a, err := messaging.DecodeAck(m.Value)
+		if err != nil {
+			l.log.Warn("dropping malformed ack", "offset", m.Offset, "err", err)
+			continue
+		}
+		l.processAck(&a)
+	}
+}
+
+// processAck applies an ack to its in-flight entry. Acks for unknown
+// activations (forced complete already, or a duplicate) are ignored.
+func (l *Lean) processAck(a *messaging.Ack) {
+	l.mu.Lock()
+	e := l.inflight[a.ActivationID]
+	if e == nil {
+		l.mu.Unlock()
+		l.log.Debug("ack for an activation not in flight", "tid", a.TransID.ID, "activationId", a.ActivationID, "kind", a.Kind.String())
+		return
+	}
+	eff := classifyAck(a.Kind, e.blocking, e.answered, a.Record != nil)
+	if eff.deliver {
+		e.done <- a.Record
+	}
+	if eff.close {
+		e.answered = true
+		close(e.done)
+	}
+	if eff.release {
+		l.removeLocked(e)
+	}
+	l.mu.Unlock()
+	if a.IsSystemError {
+		l.log.Warn("activation ended with a system error", "tid", a.TransID.ID, "activationId", a.ActivationID)
+	}
+}
+
+// shutdown closes the balancer and every open waiter.
+func (l *Lean) shutdown() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	for _, e := range l.inflight {
+		l.removeLocked(e)
+		if e.done != nil && !e.answered {
+			e.answered = true
+			close(e.done)
+		}
+	}
+}
+
+// InFlight reports how many activations are in flight and the memory they
+// hold.
+func (l *Lean) InFlight() (count, memoryMB int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.inflight), l.memoryMB
+}
