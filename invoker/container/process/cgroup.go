@@ -1,0 +1,576 @@
+package process
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The controllers a sandbox cgroup uses.
+const (
+	ctrlMemory  = "memory"
+	ctrlPids    = "pids"
+	ctrlCPU     = "cpu"
+	ctrlFreezer = "freezer"
+)
+
+var v1Controllers = []string{ctrlMemory, ctrlPids, ctrlCPU, ctrlFreezer}
+
+// limits are the resource limits of one sandbox cgroup.
+type limits struct {
+	MemoryBytes int64 // 0 = none
+	Pids        int   // 0 = none
+	CPUShares   int   // 0 = kernel default
+}
+
+// cgroups is what New detected: a cgroup v2 subtree with the controllers
+// enabled, or cgroup v1 hierarchies (one per controller), each rooted at
+// <mount>/<CgroupParent>/<Name>. A nil *cgroups means no cgroup is usable.
+type cgroups struct {
+	v2 bool
+	// v1: controller -> parent directory of this invoker's sandboxes; only
+	// controllers whose directory could be created are present.
+	// v2: every enabled controller maps to the same parent directory.
+	parents map[string]string
+	mounts  map[string]string // v1: controller -> hierarchy mount
+	v2dir   string            // v2 parent directory
+	memsw   bool              // v1 memory.memsw.limit_in_bytes exists (swap accounting)
+	freeze  bool              // a freezer is available (v1 freezer or v2 cgroup.freeze)
+	kill    bool              // v2 cgroup.kill exists
+}
+
+// has reports whether a controller is enforced.
+func (g *cgroups) has(ctrl string) bool {
+	if g == nil {
+		return false
+	}
+	if ctrl == ctrlFreezer {
+		return g.freeze
+	}
+	_, ok := g.parents[ctrl]
+	return ok
+}
+
+// describe says what is enforced, for the startup log.
+func (g *cgroups) describe() string {
+	if g == nil {
+		return "none"
+	}
+	var on []string
+	for _, c := range v1Controllers {
+		if g.has(c) {
+			on = append(on, c)
+		}
+	}
+	v := "v1"
+	if g.v2 {
+		v = "v2"
+	}
+	return v + " " + strings.Join(on, ",")
+}
+
+// detectCgroups finds a usable cgroup setup under root (normally
+// /sys/fs/cgroup): cgroup v2 when memory and pids can be enabled for the
+// subtree, else the writable v1 controllers. It creates the invoker's parent
+// directories. It returns nil when nothing is writable, with the reasons.
+func detectCgroups(root, parent, name string) (*cgroups, []string) {
+	var why []string
+	rel := filepath.Join(parent, name)
+	if g, err := detectV2(root, rel); err == nil {
+		return g, nil
+	} else {
+		why = append(why, "cgroup v2: "+err.Error())
+	}
+	g := &cgroups{parents: map[string]string{}, mounts: map[string]string{}}
+	for _, c := range v1Controllers {
+		mount := filepath.Join(root, c)
+		if !isCgroupV1Mount(mount, c) {
+			why = append(why, "cgroup v1 "+c+": not mounted at "+mount)
+			continue
+		}
+		dir := filepath.Join(mount, rel)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			why = append(why, "cgroup v1 "+c+": "+err.Error())
+			continue
+		}
+		g.parents[c] = dir
+		g.mounts[c] = mount
+	}
+	if len(g.parents) == 0 {
+		return nil, why
+	}
+	if d, ok := g.parents[ctrlMemory]; ok {
+		g.memsw = exists(filepath.Join(d, "memory.memsw.limit_in_bytes"))
+	}
+	if d, ok := g.parents[ctrlFreezer]; ok {
+		g.freeze = d != ""
+	}
+	return g, why
+}
+
+// isCgroupV1Mount reports whether dir looks like the v1 hierarchy of ctrl.
+func isCgroupV1Mount(dir, ctrl string) bool {
+	switch ctrl {
+	case ctrlMemory:
+		return exists(filepath.Join(dir, "memory.limit_in_bytes"))
+	case ctrlCPU:
+		return exists(filepath.Join(dir, "cpu.shares"))
+	}
+	// pids and freezer have no files in the root cgroup: rely on procs and
+	// the absence of the v2 marker.
+	return exists(filepath.Join(dir, "cgroup.procs")) && !exists(filepath.Join(dir, "cgroup.controllers"))
+}
+
+// detectV2 finds the cgroup2 mount (root itself or root/unified), enables
+// memory, pids (and cpu when present) down to root/rel and returns the
+// setup. It fails when memory or pids is not available.
+func detectV2(root, rel string) (*cgroups, error) {
+	mount := root
+	if !exists(filepath.Join(mount, "cgroup.controllers")) {
+		mount = filepath.Join(root, "unified")
+		if !exists(filepath.Join(mount, "cgroup.controllers")) {
+			return nil, errors.New("not mounted")
+		}
+	}
+	avail, err := os.ReadFile(filepath.Join(mount, "cgroup.controllers"))
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, c := range strings.Fields(string(avail)) {
+		have[c] = true
+	}
+	if !have[ctrlMemory] || !have[ctrlPids] {
+		return nil, fmt.Errorf("memory and pids controllers not available at %s (have %q)", mount, strings.TrimSpace(string(avail)))
+	}
+	want := []string{ctrlMemory, ctrlPids}
+	if have[ctrlCPU] {
+		want = append(want, ctrlCPU)
+	}
+	return setupV2(mount, rel, want)
+}
+
+// setupV2 creates mount/rel and enables want in the subtree_control of
+// every directory from mount down to mount/rel.
+func setupV2(mount, rel string, want []string) (*cgroups, error) {
+	dir := filepath.Join(mount, rel)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if len(want) > 0 {
+		enable := "+" + strings.Join(want, " +")
+		cur := mount
+		parts := strings.Split(filepath.Clean(rel), string(filepath.Separator))
+		for i := 0; i <= len(parts); i++ {
+			if err := os.WriteFile(filepath.Join(cur, "cgroup.subtree_control"), []byte(enable), 0); err != nil {
+				return nil, fmt.Errorf("enable %s in %s: %w", enable, cur, err)
+			}
+			if i < len(parts) {
+				cur = filepath.Join(cur, parts[i])
+			}
+		}
+	}
+	g := &cgroups{v2: true, v2dir: dir, parents: map[string]string{}}
+	for _, c := range want {
+		g.parents[c] = dir
+	}
+	g.freeze = exists(filepath.Join(dir, "cgroup.freeze"))
+	g.kill = exists(filepath.Join(dir, "cgroup.kill"))
+	return g, nil
+}
+
+// cgroup is one sandbox's cgroup (one directory per v1 controller, or one
+// v2 directory).
+type cgroup struct {
+	g    *cgroups
+	dirs map[string]string // controller -> directory (v2: all the same)
+	v2   string            // v2 directory
+}
+
+// open returns the cgroup of sandbox name without creating it.
+func (g *cgroups) open(name string) *cgroup {
+	c := &cgroup{g: g, dirs: map[string]string{}}
+	if g.v2 {
+		c.v2 = filepath.Join(g.v2dir, name)
+	}
+	for ctrl, p := range g.parents {
+		c.dirs[ctrl] = filepath.Join(p, name)
+	}
+	return c
+}
+
+// create makes the cgroup of sandbox name with lim. A leftover directory of
+// the same name is emptied and reused.
+func (g *cgroups) create(ctx context.Context, name string, lim limits) (*cgroup, error) {
+	c := g.open(name)
+	for _, d := range c.allDirs() {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			if !errors.Is(err, os.ErrExist) {
+				c.remove(ctx)
+				return nil, err
+			}
+			// A leftover (crash without Cleanup): kill what is in it.
+			_ = c.killAll(ctx)
+		}
+	}
+	if err := c.setLimits(lim); err != nil {
+		c.remove(ctx)
+		return nil, err
+	}
+	return c, nil
+}
+
+// allDirs lists the distinct directories of the cgroup.
+func (c *cgroup) allDirs() []string {
+	if c.v2 != "" {
+		return []string{c.v2}
+	}
+	out := make([]string, 0, len(c.dirs))
+	for _, ctrl := range v1Controllers {
+		if d, ok := c.dirs[ctrl]; ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (c *cgroup) setLimits(lim limits) error {
+	w := func(ctrl, file, val string) error {
+		d, ok := c.dirs[ctrl]
+		if !ok {
+			return nil
+		}
+		if err := os.WriteFile(filepath.Join(d, file), []byte(val), 0); err != nil {
+			return fmt.Errorf("cgroup %s: %w", file, err)
+		}
+		return nil
+	}
+	if c.v2 != "" {
+		if lim.MemoryBytes > 0 {
+			if err := w(ctrlMemory, "memory.max", strconv.FormatInt(lim.MemoryBytes, 10)); err != nil {
+				return err
+			}
+			if exists(filepath.Join(c.v2, "memory.swap.max")) {
+				if err := w(ctrlMemory, "memory.swap.max", "0"); err != nil {
+					return err
+				}
+			}
+		}
+		if lim.Pids > 0 {
+			if err := w(ctrlPids, "pids.max", strconv.Itoa(lim.Pids)); err != nil {
+				return err
+			}
+		}
+		if lim.CPUShares > 0 {
+			if err := w(ctrlCPU, "cpu.weight", strconv.Itoa(sharesToWeight(lim.CPUShares))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if lim.MemoryBytes > 0 {
+		// Charges made before the launcher joined move with it.
+		_ = w(ctrlMemory, "memory.move_charge_at_immigrate", "3")
+		v := strconv.FormatInt(lim.MemoryBytes, 10)
+		if err := w(ctrlMemory, "memory.limit_in_bytes", v); err != nil {
+			return err
+		}
+		if c.g.memsw {
+			if err := w(ctrlMemory, "memory.memsw.limit_in_bytes", v); err != nil {
+				return err
+			}
+		}
+	}
+	if lim.Pids > 0 {
+		if err := w(ctrlPids, "pids.max", strconv.Itoa(lim.Pids)); err != nil {
+			return err
+		}
+	}
+	if lim.CPUShares > 0 {
+		if err := w(ctrlCPU, "cpu.shares", strconv.Itoa(max(lim.CPUShares, 2))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sharesToWeight converts cgroup v1 cpu shares [2, 262144] to a v2
+// cpu.weight [1, 10000] (the conversion runc uses).
+func sharesToWeight(shares int) int {
+	shares = min(max(shares, 2), 262144)
+	return 1 + ((shares-2)*9999)/262142
+}
+
+// enter moves pid (its whole thread group) into the cgroup.
+func (c *cgroup) enter(pid int) error {
+	for _, d := range c.allDirs() {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("cgroup join %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// openFD opens the v2 directory for clone(CLONE_INTO_CGROUP).
+func (c *cgroup) openFD() (*os.File, error) {
+	if c.v2 == "" {
+		return nil, errors.New("not cgroup v2")
+	}
+	return os.OpenFile(c.v2, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+}
+
+// procs lists the processes in the cgroup (union over its directories).
+func (c *cgroup) procs() []int {
+	seen := map[int]bool{}
+	self := os.Getpid()
+	var out []int
+	for _, d := range c.allDirs() {
+		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			// The invoker itself is never a member (its forker thread
+			// visits a v1 cgroup only while forking), but never risk
+			// signalling or moving it.
+			if p, err := strconv.Atoi(f); err == nil && p > 0 && p != self && !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// setFrozen freezes or thaws the cgroup and waits (bounded by ctx) until
+// the kernel reports the new state. Without a freezer it returns
+// errNoFreezer.
+func (c *cgroup) setFrozen(ctx context.Context, frozen bool) error {
+	if !c.g.freeze {
+		return errNoFreezer
+	}
+	if c.v2 != "" {
+		v := "0"
+		if frozen {
+			v = "1"
+		}
+		if err := os.WriteFile(filepath.Join(c.v2, "cgroup.freeze"), []byte(v), 0); err != nil {
+			return fmt.Errorf("cgroup.freeze: %w", err)
+		}
+		want := "frozen " + v
+		return pollUntil(ctx, func() (bool, error) {
+			b, err := os.ReadFile(filepath.Join(c.v2, "cgroup.events"))
+			if err != nil {
+				return false, err
+			}
+			return bytes.Contains(b, []byte(want)), nil
+		})
+	}
+	d := c.dirs[ctrlFreezer]
+	state := "THAWED"
+	if frozen {
+		state = "FROZEN"
+	}
+	f := filepath.Join(d, "freezer.state")
+	if err := os.WriteFile(f, []byte(state), 0); err != nil {
+		return fmt.Errorf("freezer.state: %w", err)
+	}
+	return pollUntil(ctx, func() (bool, error) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		got := string(bytes.TrimSpace(b))
+		if got == state {
+			return true, nil
+		}
+		// FREEZING can stall on a task in an uninterruptible sleep:
+		// asking again retries the freeze.
+		if frozen {
+			_ = os.WriteFile(f, []byte(state), 0)
+		}
+		return false, nil
+	})
+}
+
+var errNoFreezer = errors.New("no cgroup freezer")
+
+// pollUntil calls done until it reports true, backing off from a few
+// microseconds (a freeze normally completes at once) to a millisecond.
+func pollUntil(ctx context.Context, done func() (bool, error)) error {
+	wait := 20 * time.Microsecond
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, time.Millisecond)
+	}
+}
+
+// oomKills returns how many processes of the cgroup the kernel's OOM
+// killer ended (v1 memory.oom_control "oom_kill", v2 memory.events
+// "oom_kill"); 0 when unknown.
+func (c *cgroup) oomKills() int {
+	var file string
+	if c.v2 != "" {
+		if _, ok := c.dirs[ctrlMemory]; !ok {
+			return 0
+		}
+		file = filepath.Join(c.v2, "memory.events")
+	} else if d, ok := c.dirs[ctrlMemory]; ok {
+		file = filepath.Join(d, "memory.oom_control")
+	} else {
+		return 0
+	}
+	return readKeyed(file, "oom_kill")
+}
+
+// readKeyed reads the value of key in a "key value" per line file.
+func readKeyed(file, key string) int {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		k, v, ok := strings.Cut(s.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
+// killAll kills every process in the cgroup and waits (bounded by ctx)
+// until it is empty. With a freezer it freezes first so that no process can
+// fork while the others are killed, then thaws so the kills are delivered.
+func (c *cgroup) killAll(ctx context.Context) error {
+	if c.v2 != "" && c.g.kill {
+		if err := os.WriteFile(filepath.Join(c.v2, "cgroup.kill"), []byte("1"), 0); err == nil {
+			return c.waitEmpty(ctx)
+		}
+	}
+	for {
+		pids := c.procs()
+		if len(pids) == 0 {
+			return nil
+		}
+		if c.g.freeze {
+			_ = c.setFrozen(ctx, true)
+		}
+		for _, p := range c.procs() {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		if c.g.freeze {
+			// Always thaw (even after a failed freeze): a frozen task
+			// never receives its SIGKILL.
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = c.setFrozen(tctx, false)
+			cancel()
+		}
+		if err := c.waitEmptyBriefly(ctx); err == nil {
+			return nil
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("cgroup still has processes %v: %w", c.procs(), ctx.Err())
+		}
+	}
+}
+
+// waitEmpty waits (bounded by ctx) until the cgroup has no process.
+func (c *cgroup) waitEmpty(ctx context.Context) error {
+	return pollUntil(ctx, func() (bool, error) { return len(c.procs()) == 0, nil })
+}
+
+// waitEmptyBriefly waits up to 100 ms for the cgroup to empty.
+func (c *cgroup) waitEmptyBriefly(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	return c.waitEmpty(ctx)
+}
+
+// remove kills what is left and removes the cgroup's directories.
+func (c *cgroup) remove(ctx context.Context) error {
+	var errs []error
+	if len(c.procs()) > 0 {
+		if err := c.killAll(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range c.allDirs() {
+		err := pollRmdir(ctx, d)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pollRmdir removes a cgroup directory, retrying while the kernel still
+// reports it busy (tasks that are exiting).
+func pollRmdir(ctx context.Context, d string) error {
+	var last error
+	err := pollUntil(ctx, func() (bool, error) {
+		last = syscall.Rmdir(d)
+		if last == nil || errors.Is(last, syscall.ENOENT) {
+			return true, nil
+		}
+		if errors.Is(last, syscall.EBUSY) {
+			return false, nil
+		}
+		return false, last
+	})
+	if errors.Is(last, syscall.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("rmdir %s: %w", d, err)
+	}
+	return nil
+}
+
+// children lists the sandbox cgroup names under this invoker's parent
+// directories (leftovers for Cleanup).
+func (g *cgroups) children() []string {
+	seen := map[string]bool{}
+	var out []string
+	dirs := []string{g.v2dir}
+	for _, p := range g.parents {
+		dirs = append(dirs, p)
+	}
+	for _, p := range dirs {
+		if p == "" {
+			continue
+		}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.IsDir() && validName(e.Name()) && !seen[e.Name()] {
+				seen[e.Name()] = true
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
