@@ -29,7 +29,7 @@ def answer(line):
 
 
 def answer_status(status, obj):
-    answer("%d %s" % (status, json.dumps(obj)))
+    answer("%d %s" % (status, json.dumps(obj, separators=(",", ":"))))
 
 
 def flush_and_mark():
