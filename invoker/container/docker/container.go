@@ -307,10 +307,9 @@ func (c *dockerContainer) Pause(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if cerrdefs.IsConflict(err) {
-		if st, ierr := c.state(ctx); ierr == nil && st.Paused {
-			return nil
-		}
+	// Already paused is fine (the daemon's answer differs between versions).
+	if st, ierr := c.state(ctx); ierr == nil && st.Paused {
+		return nil
 	}
 	return c.lifecycleError(ctx, "pausing", err)
 }
@@ -323,10 +322,9 @@ func (c *dockerContainer) Resume(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if cerrdefs.IsConflict(err) {
-		if st, ierr := c.state(ctx); ierr == nil && st.Running && !st.Paused {
-			return nil
-		}
+	// Not paused is fine (the daemon's answer differs between versions).
+	if st, ierr := c.state(ctx); ierr == nil && st.Running && !st.Paused {
+		return nil
 	}
 	return c.lifecycleError(ctx, "resuming", err)
 }
