@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -37,7 +36,7 @@ func KindFamily(kind string) (Family, error) {
 	case entity.KindBlackbox, "native":
 		return FamilyNative, nil
 	}
-	return "", fmt.Errorf("%w: no launcher for kind %q", entity.ErrInvalid, kind)
+	return "", entity.Errorf(entity.ErrInvalid, "no launcher for kind %q", kind)
 }
 
 // Limits bound what Prepare writes to disk.
@@ -89,13 +88,13 @@ func PrepareWithLimits(dir string, kind string, req container.InitRequest, lim L
 		return "", err
 	}
 	if strings.TrimSpace(req.Code) == "" {
-		return "", fmt.Errorf("%w: %s", entity.ErrInvalid, MissingCode)
+		return "", entity.Errorf(entity.ErrInvalid, "%s", MissingCode)
 	}
 	code := []byte(req.Code)
 	if req.Binary {
 		code, err = base64.StdEncoding.DecodeString(strings.TrimSpace(req.Code))
 		if err != nil {
-			return "", fmt.Errorf("%w: cannot decode the action code: %v", entity.ErrInvalid, err)
+			return "", entity.Errorf(entity.ErrInvalid, "cannot decode the action code: %v", err)
 		}
 		if bytes.HasPrefix(code, []byte(zipMagic)) || bytes.HasPrefix(code, []byte(zipEmptyMagic)) {
 			if err := unzip(dir, code, lim); err != nil {
@@ -106,7 +105,7 @@ func PrepareWithLimits(dir string, kind string, req container.InitRequest, lim L
 				exe := filepath.Join(dir, NativeFile)
 				st, err := os.Lstat(exe)
 				if err != nil || !st.Mode().IsRegular() {
-					return "", fmt.Errorf("%w: %s (the archive has no file %q)", entity.ErrInvalid, NoBinary, NativeFile)
+					return "", entity.Errorf(entity.ErrInvalid, "%s (the archive has no file %q)", NoBinary, NativeFile)
 				}
 				if err := os.Chmod(exe, 0o755); err != nil {
 					return "", err
@@ -117,7 +116,7 @@ func PrepareWithLimits(dir string, kind string, req container.InitRequest, lim L
 			}
 		}
 		if fam != FamilyNative {
-			return "", fmt.Errorf("%w: %s (not a zip archive)", entity.ErrInvalid, ArchiveError)
+			return "", entity.Errorf(entity.ErrInvalid, "%s (not a zip archive)", ArchiveError)
 		}
 	}
 	var name string
@@ -132,7 +131,7 @@ func PrepareWithLimits(dir string, kind string, req container.InitRequest, lim L
 	}
 	p := filepath.Join(dir, name)
 	if int64(len(code)) > lim.MaxBytes {
-		return "", fmt.Errorf("%w: action code of %d bytes exceeds %d", entity.ErrTooLarge, len(code), lim.MaxBytes)
+		return "", entity.Errorf(entity.ErrTooLarge, "action code of %d bytes exceeds %d", len(code), lim.MaxBytes)
 	}
 	if err := os.WriteFile(p, code, mode); err != nil {
 		return "", err
@@ -148,10 +147,10 @@ func PrepareWithLimits(dir string, kind string, req container.InitRequest, lim L
 func unzip(dir string, b []byte, lim Limits) error {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		return fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+		return entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 	}
 	if len(zr.File) > lim.MaxFiles {
-		return fmt.Errorf("%w: the action archive has %d entries, more than %d", entity.ErrTooLarge, len(zr.File), lim.MaxFiles)
+		return entity.Errorf(entity.ErrTooLarge, "the action archive has %d entries, more than %d", len(zr.File), lim.MaxFiles)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -165,13 +164,13 @@ func unzip(dir string, b []byte, lim Limits) error {
 			continue
 		}
 		if strings.Contains(f.Name, "\\") || !filepath.IsLocal(name) || path.Clean(name) != name {
-			return fmt.Errorf("%w: %s (entry %q leaves the archive directory)", entity.ErrInvalid, ArchiveError, f.Name)
+			return entity.Errorf(entity.ErrInvalid, "%s (entry %q leaves the archive directory)", ArchiveError, f.Name)
 		}
 		mode := f.Mode()
 		switch {
 		case mode.IsDir():
 			if err := root.MkdirAll(name, 0o755); err != nil {
-				return fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+				return entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 			}
 		case mode&fs.ModeSymlink != 0:
 			target, err := readEntry(f, 4096)
@@ -180,13 +179,13 @@ func unzip(dir string, b []byte, lim Limits) error {
 			}
 			t := string(target)
 			if filepath.IsAbs(t) || !filepath.IsLocal(filepath.Join(filepath.Dir(name), t)) {
-				return fmt.Errorf("%w: %s (symlink %q points outside the archive)", entity.ErrInvalid, ArchiveError, f.Name)
+				return entity.Errorf(entity.ErrInvalid, "%s (symlink %q points outside the archive)", ArchiveError, f.Name)
 			}
 			if err := mkParent(root, name); err != nil {
 				return err
 			}
 			if err := root.Symlink(t, name); err != nil {
-				return fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+				return entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 			}
 		case mode.IsRegular():
 			perm := os.FileMode(defaultFileMode)
@@ -202,7 +201,7 @@ func unzip(dir string, b []byte, lim Limits) error {
 				return err
 			}
 		default:
-			return fmt.Errorf("%w: %s (entry %q is not a file, directory or symlink)", entity.ErrInvalid, ArchiveError, f.Name)
+			return entity.Errorf(entity.ErrInvalid, "%s (entry %q is not a file, directory or symlink)", ArchiveError, f.Name)
 		}
 	}
 	return nil
@@ -211,7 +210,7 @@ func unzip(dir string, b []byte, lim Limits) error {
 func mkParent(root *os.Root, name string) error {
 	if d := path.Dir(name); d != "." {
 		if err := root.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+			return entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 		}
 	}
 	return nil
@@ -221,20 +220,20 @@ func mkParent(root *os.Root, name string) error {
 func writeEntry(root *os.Root, f *zip.File, name string, perm os.FileMode, budget int64) (int64, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+		return 0, entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 	}
 	defer rc.Close()
 	out, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+		return 0, entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 	}
 	n, err := io.Copy(out, io.LimitReader(rc, budget+1))
 	cerr := out.Close()
 	if n > budget {
-		return n, fmt.Errorf("%w: the action archive expands to more than the allowed bytes", entity.ErrTooLarge)
+		return n, entity.Errorf(entity.ErrTooLarge, "the action archive expands to more than the allowed bytes")
 	}
 	if err != nil {
-		return n, fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+		return n, entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 	}
 	if cerr != nil {
 		return n, cerr
@@ -248,15 +247,15 @@ func writeEntry(root *os.Root, f *zip.File, name string, perm os.FileMode, budge
 func readEntry(f *zip.File, max int64) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+		return nil, entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s (%v)", entity.ErrInvalid, ArchiveError, err)
+		return nil, entity.Errorf(entity.ErrInvalid, "%s (%v)", ArchiveError, err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: %s (symlink target too long)", entity.ErrInvalid, ArchiveError)
+		return nil, entity.Errorf(entity.ErrInvalid, "%s (symlink target too long)", ArchiveError)
 	}
 	return b, nil
 }
