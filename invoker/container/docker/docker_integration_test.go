@@ -546,3 +546,83 @@ func TestAvailable(t *testing.T) {
 		t.Error("no daemon reported available")
 	}
 }
+
+// BenchmarkWarmRun measures a warm /run plus the wait for its log
+// sentinels, the per-activation cost of the Docker sandbox.
+func BenchmarkWarmRun(b *testing.B) {
+	for _, tc := range []struct{ kind, image, code string }{
+		{"nodejs:20", nodeImage, `function main(args) { console.log("x"); return {ok: true}; }`},
+		{"python:3.11", pythonImage, "def main(args):\n    print('x')\n    return {'ok': True}\n"},
+	} {
+		b.Run(tc.kind, func(b *testing.B) {
+			ctx := context.Background()
+			f, err := docker.New(ctx, docker.Config{Host: dockerHost, InvokerName: "itbench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			defer f.Cleanup(ctx)
+			c, err := f.Create(ctx, container.Spec{Name: "bench", Kind: tc.kind, Image: tc.image, MemoryMB: 256})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Init(ctx, container.InitRequest{Name: "b", Main: "main", Code: tc.code}); err != nil {
+				b.Fatal(err)
+			}
+			req := container.RunRequest{Value: json.RawMessage(`{}`), ActivationID: "0123456789abcdef0123456789abcdef"}
+			b.ResetTimer()
+			for b.Loop() {
+				if res, err := c.Run(ctx, req); err != nil || res.Status != 200 {
+					b.Fatalf("run: %v %d", err, res.Status)
+				}
+				if lines, _, err := c.Logs(ctx, 1<<20, true); err != nil || len(lines) != 1 {
+					b.Fatalf("logs: %v %d", err, len(lines))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPauseResume measures docker pause followed by unpause.
+func BenchmarkPauseResume(b *testing.B) {
+	ctx := context.Background()
+	f, err := docker.New(ctx, docker.Config{Host: dockerHost, InvokerName: "itbench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	defer f.Cleanup(ctx)
+	c, err := f.Create(ctx, container.Spec{Name: "bench", Kind: "nodejs:20", Image: nodeImage, MemoryMB: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := c.Pause(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Resume(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCreateDestroy measures a cold container: create, start, wait
+// for the proxy, remove.
+func BenchmarkCreateDestroy(b *testing.B) {
+	ctx := context.Background()
+	f, err := docker.New(ctx, docker.Config{Host: dockerHost, InvokerName: "itbench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	defer f.Cleanup(ctx)
+	for b.Loop() {
+		c, err := f.Create(ctx, container.Spec{Name: "bench", Kind: "python:3.11", Image: pythonImage, MemoryMB: 256})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Destroy(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
