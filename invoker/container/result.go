@@ -171,7 +171,9 @@ func truncatedMessage(body []byte, limit int) string {
 		" bytes. The truncated response was: " + string(body[:cut])
 }
 
-// errorResponse is {"statusCode":code,"result":{"error":msg}}.
+// ErrorResponse is {"statusCode":code,"result":{"error":msg}}.
+func ErrorResponse(code int, msg string) entity.Response { return errorResponse(code, msg) }
+
 func errorResponse(code int, msg string) entity.Response {
 	v, _ := json.Marshal(msg) // a string always marshals
 	return errorValueResponse(code, v)
