@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,6 +43,7 @@ type cgroups struct {
 	parents map[string]string
 	mounts  map[string]string // v1: controller -> hierarchy mount
 	v2dir   string            // v2 parent directory
+	v2mount string            // v2 hierarchy mount
 	memsw   bool              // v1 memory.memsw.limit_in_bytes exists (swap accounting)
 	freeze  bool              // a freezer is available (v1 freezer or v2 cgroup.freeze)
 	kill    bool              // v2 cgroup.kill exists
@@ -178,7 +180,7 @@ func setupV2(mount, rel string, want []string) (*cgroups, error) {
 			}
 		}
 	}
-	g := &cgroups{v2: true, v2dir: dir, parents: map[string]string{}}
+	g := &cgroups{v2: true, v2dir: dir, v2mount: mount, parents: map[string]string{}}
 	for _, c := range want {
 		g.parents[c] = dir
 	}
@@ -277,8 +279,6 @@ func (c *cgroup) setLimits(lim limits) error {
 		return nil
 	}
 	if lim.MemoryBytes > 0 {
-		// Charges made before the launcher joined move with it.
-		_ = w(ctrlMemory, "memory.move_charge_at_immigrate", "3")
 		v := strconv.FormatInt(lim.MemoryBytes, 10)
 		if err := w(ctrlMemory, "memory.limit_in_bytes", v); err != nil {
 			return err
@@ -383,19 +383,21 @@ func (c *cgroup) setFrozen(ctx context.Context, frozen bool) error {
 	if err := os.WriteFile(f, []byte(state), 0); err != nil {
 		return fmt.Errorf("freezer.state: %w", err)
 	}
+	written := time.Now()
 	return pollUntil(ctx, func() (bool, error) {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return false, err
 		}
-		got := string(bytes.TrimSpace(b))
-		if got == state {
+		if string(bytes.TrimSpace(b)) == state {
 			return true, nil
 		}
-		// FREEZING can stall on a task in an uninterruptible sleep:
-		// asking again retries the freeze.
-		if frozen {
+		// A freeze can stall on a task in an uninterruptible sleep:
+		// asking again now and then retries it (a write costs ~0.1 ms,
+		// so not on every poll).
+		if frozen && time.Since(written) > 10*time.Millisecond {
 			_ = os.WriteFile(f, []byte(state), 0)
+			written = time.Now()
 		}
 		return false, nil
 	})
@@ -403,10 +405,13 @@ func (c *cgroup) setFrozen(ctx context.Context, frozen bool) error {
 
 var errNoFreezer = errors.New("no cgroup freezer")
 
-// pollUntil calls done until it reports true, backing off from a few
-// microseconds (a freeze normally completes at once) to a millisecond.
+// pollUntil calls done until it reports true: for the first half
+// millisecond without sleeping (a freeze normally completes within tens of
+// microseconds and a timer sleep costs more than that), then backing off
+// up to a millisecond.
 func pollUntil(ctx context.Context, done func() (bool, error)) error {
-	wait := 20 * time.Microsecond
+	start := time.Now()
+	wait := 50 * time.Microsecond
 	for {
 		ok, err := done()
 		if err != nil || ok {
@@ -414,6 +419,10 @@ func pollUntil(ctx context.Context, done func() (bool, error)) error {
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if time.Since(start) < 500*time.Microsecond {
+			runtime.Gosched()
+			continue
 		}
 		time.Sleep(wait)
 		wait = min(wait*2, time.Millisecond)

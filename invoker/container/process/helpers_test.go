@@ -83,6 +83,7 @@ func (f *Factory) removeParents() {
 	for _, d := range dirs {
 		if d != "" {
 			_ = os.Remove(d)
+			_ = os.Remove(filepath.Dir(d)) // the test CgroupParent, once empty
 		}
 	}
 }

@@ -50,9 +50,9 @@ type logBuffer struct {
 	dropped   bool
 }
 
-func newLogBuffer(max int64, now func() time.Time) *logBuffer {
-	maxLine := int(min(max, 1<<20))
-	return &logBuffer{max: max, maxLine: maxLine, now: now, changed: make(chan struct{})}
+func newLogBuffer(limit int64, now func() time.Time) *logBuffer {
+	maxLine := int(min(max(limit, 64), 1<<20)) // never shorter than a sentinel
+	return &logBuffer{max: limit, maxLine: maxLine, now: now, changed: make(chan struct{})}
 }
 
 // signal wakes the waiters; b.mu is held.

@@ -34,7 +34,7 @@ func TestNodeAndPythonActions(t *testing.T) {
 	f := newFactory(t, nil)
 	for _, tc := range []struct {
 		kind, code, log string
-		extra       map[string]string
+		extra           map[string]string
 	}{
 		{"nodejs:20", nodeHello, "stdout: hello from node Ada", map[string]string{"api": "http://127.0.0.1:1"}},
 		{"python:3.11", pyHello, "stdout: hello from python Ada", map[string]string{"init": "p"}},
