@@ -27,6 +27,8 @@ type Runner interface {
 	Run(ctx context.Context, job pool.Job) pool.Outcome
 }
 
+var _ Runner = (*pool.Pool)(nil)
+
 // Messages of records for activations that could not run (OpenWhisk's
 // Messages).
 const (

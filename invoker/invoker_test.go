@@ -399,3 +399,31 @@ func TestNewValidation(t *testing.T) {
 		t.Fatalf("default concurrency %d, want 2048/128", h.inv.cfg.MaxConcurrent)
 	}
 }
+
+// tooLargeProducer rejects ack messages above limit bytes, as Kafka does
+// above max.request.size.
+type tooLargeProducer struct {
+	messaging.Producer
+	limit int
+}
+
+func (p tooLargeProducer) Send(ctx context.Context, topic string, msg []byte) error {
+	if strings.HasPrefix(topic, "completed") && len(msg) > p.limit {
+		return entity.Errorf(entity.ErrTooLarge, "too large")
+	}
+	return p.Producer.Send(ctx, topic, msg)
+}
+
+func TestOversizedAckIsShrunkToTheID(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Producer = tooLargeProducer{c.Producer, 400} })
+	a := h.putAction(entity.NewFQN("guest", "", "hello"), nodeExec(), nil, nil)
+	m := h.message(a, true, `{"big":"`+strings.Repeat("x", 500)+`"}`)
+	h.send(m)
+	ack := h.nextAck()
+	if ack.Kind != messaging.AckCombined || ack.Record != nil || ack.ActivationID != m.ActivationID {
+		t.Fatalf("ack %+v", ack)
+	}
+	if rec := h.stored(m.ActivationID); !strings.Contains(string(rec.Response.Result), "xxxx") {
+		t.Fatalf("stored %+v", rec)
+	}
+}

@@ -415,3 +415,36 @@ func TestPingAndCacheInvalidationJSON(t *testing.T) {
 		t.Fatal("cache invalidation without mainId decoded")
 	}
 }
+
+func BenchmarkActivationMessageEncode(b *testing.B) {
+	m := ActivationMessage{
+		TransID: TransactionID{ID: "tid1", Start: 1700000000123}, Action: ActionRef{Path: "guest", Name: "hello", Version: entity.SemVer{Patch: 1}},
+		Revision: "3-abc", User: testIdentity(), ActivationID: testAID, RootControllerIndex: ControllerInstanceID{AsString: "0"},
+		Blocking: true, Content: json.RawMessage(`{"name":"John"}`),
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = m.AppendJSON(buf[:0])
+	}
+}
+
+func BenchmarkCompletionEncode(b *testing.B) {
+	m := CompletionMessage{TransID: TransactionID{ID: "tid1", Start: 1}, ActivationID: testAID, Invoker: testInvoker()}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for range b.N {
+		buf = m.AppendJSON(buf[:0])
+	}
+}
+
+func BenchmarkDecodeAckCombined(b *testing.B) {
+	enc, _ := CombinedCompletionAndResultMessage{TransID: TransactionID{ID: "tid1", Start: 1},
+		Response: ActivationResult{ActivationID: testAID, Record: testRecord()}, Invoker: testInvoker()}.MarshalJSON()
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := DecodeAck(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
