@@ -357,16 +357,18 @@ func (c *Container) failure(ctx context.Context, err error) error {
 	if errors.Is(err, container.ErrTimeout) {
 		return container.ErrTimeout
 	}
-	if c.cg != nil {
+	if c.cg != nil && !errors.Is(err, actionloop.ErrProtocol) {
+		// The launcher died (or is dying): give the kernel's OOM record
+		// and the exit a moment to land.
 		t := time.NewTimer(time.Second)
 		select {
 		case <-c.proc.Exited():
 		case <-t.C:
 		}
 		t.Stop()
-		if c.cg.oomKills() > 0 {
-			return container.ErrOOM
-		}
+	}
+	if c.cg != nil && c.cg.oomKills() > 0 {
+		return container.ErrOOM
 	}
 	if errors.Is(err, container.ErrExited) {
 		return err
