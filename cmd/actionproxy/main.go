@@ -29,7 +29,9 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "actionproxy:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
@@ -89,7 +91,9 @@ func inferKind(launcher string) string {
 	return ""
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run serves until ctx ends. The listener's address is sent on ready when
+// it is not nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready ...chan<- string) error {
 	o, err := parse(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -113,9 +117,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	for _, c := range ready {
+		c <- ln.Addr().String()
+	}
 	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

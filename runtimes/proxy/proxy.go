@@ -67,9 +67,9 @@ type runner interface {
 type Proxy struct {
 	cfg Config
 
-	started chan struct{} // closed when the launcher start finished
-	proc    *actionloop.Process
-	native  *actionloop.Native
+	started  chan struct{} // closed when the launcher start finished
+	proc     *actionloop.Process
+	native   *actionloop.Native
 	startErr error
 
 	mu     sync.Mutex
