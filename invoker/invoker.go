@@ -46,6 +46,8 @@ const (
 	slotMB = 128
 	// storeTimeout bounds the ack and the record write of one activation.
 	storeTimeout = 30 * time.Second
+	// fetchRetryDelay is the pause after a failed Fetch.
+	fetchRetryDelay = 100 * time.Millisecond
 )
 
 // Config wires an invoker. Consumer, Producer, Entities, Activations, Pool
@@ -121,8 +123,9 @@ func New(cfg Config) (*Invoker, error) {
 	}, nil
 }
 
-// Run consumes activations until ctx ends or the consumer is closed, then
-// waits for the activations in progress. Messages are committed as soon as
+// Run consumes activations until ctx ends or the consumer is closed
+// (messaging.ErrClosed), then waits for the activations in progress; other
+// Fetch errors are logged and retried. Messages are committed as soon as
 // they are fetched (at-most-once, as OpenWhisk). It returns nil when the
 // consumer was closed, else ctx's error.
 func (inv *Invoker) Run(ctx context.Context) error {
@@ -137,14 +140,17 @@ func (inv *Invoker) Run(ctx context.Context) error {
 		m, err := inv.cfg.Consumer.Fetch(ctx)
 		if err != nil {
 			<-inv.sem
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return ctx.Err()
-			}
-			if errors.Is(err, entity.ErrUnavailable) {
+			case errors.Is(err, messaging.ErrClosed):
 				return nil
 			}
-			inv.log.Error("invoker: fetching activations", "err", err)
-			return err
+			inv.log.Warn("invoker: fetching activations; retrying", "err", err)
+			if !sleep(ctx, fetchRetryDelay) {
+				return ctx.Err()
+			}
+			continue
 		}
 		if err := inv.cfg.Consumer.Commit(ctx, m); err != nil {
 			inv.log.Warn("invoker: committing offset", "offset", m.Offset, "err", err)
@@ -234,5 +240,17 @@ func (inv *Invoker) ack(ctx context.Context, msg *messaging.ActivationMessage, r
 	}
 	if err != nil {
 		log.Error("invoker: sending the ack", "topic", topic, "err", err)
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }

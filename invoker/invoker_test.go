@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -425,5 +426,30 @@ func TestOversizedAckIsShrunkToTheID(t *testing.T) {
 	}
 	if rec := h.stored(m.ActivationID); !strings.Contains(string(rec.Response.Result), "xxxx") {
 		t.Fatalf("stored %+v", rec)
+	}
+}
+
+// flakyConsumer fails its first Fetch with a transient error.
+type flakyConsumer struct {
+	messaging.Consumer
+	once sync.Once
+}
+
+func (c *flakyConsumer) Fetch(ctx context.Context) (messaging.Message, error) {
+	var failed bool
+	c.once.Do(func() { failed = true })
+	if failed {
+		return messaging.Message{}, errors.New("broker hiccup")
+	}
+	return c.Consumer.Fetch(ctx)
+}
+
+func TestTransientFetchErrorIsRetried(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Consumer = &flakyConsumer{Consumer: c.Consumer} })
+	a := h.putAction(entity.NewFQN("guest", "", "hello"), nodeExec(), nil, nil)
+	m := h.message(a, true, `{}`)
+	h.send(m)
+	if ack := h.nextAck(); ack.ActivationID != m.ActivationID {
+		t.Fatalf("ack %+v", ack)
 	}
 }

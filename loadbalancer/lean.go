@@ -180,7 +180,11 @@ func (l *Lean) forceComplete(e *entry) {
 	l.log.Warn("forced completion of an activation without ack", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
 }
 
-// Run consumes acks until ctx ends or the ack consumer is closed, then
+// fetchRetryDelay is the pause after a failed Fetch of acks.
+const fetchRetryDelay = 100 * time.Millisecond
+
+// Run consumes acks until ctx ends or the ack consumer is closed
+// (messaging.ErrClosed; other Fetch errors are logged and retried), then
 // closes the balancer: later Activate calls fail with ErrUnavailable and
 // every blocking waiter still open is closed. It returns nil when the
 // consumer was closed, else ctx's error.
@@ -189,14 +193,21 @@ func (l *Lean) Run(ctx context.Context) error {
 	for {
 		m, err := l.cfg.Acks.Fetch(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return ctx.Err()
-			}
-			if errors.Is(err, entity.ErrUnavailable) {
+			case errors.Is(err, messaging.ErrClosed):
 				return nil
 			}
-			l.log.Error("fetching acks", "err", err)
-			return err
+			l.log.Warn("fetching acks; retrying", "err", err)
+			t := time.NewTimer(fetchRetryDelay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+			continue
 		}
 		if err := l.cfg.Acks.Commit(ctx, m); err != nil {
 			l.log.Warn("committing ack offset", "offset", m.Offset, "err", err)

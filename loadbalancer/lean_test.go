@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,5 +307,33 @@ func TestNewLeanValidation(t *testing.T) {
 		if _, err := NewLean(cfg); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// flakyConsumer fails its first Fetch with a transient error.
+type flakyConsumer struct {
+	messaging.Consumer
+	once sync.Once
+}
+
+func (c *flakyConsumer) Fetch(ctx context.Context) (messaging.Message, error) {
+	var failed bool
+	c.once.Do(func() { failed = true })
+	if failed {
+		return messaging.Message{}, errors.New("broker hiccup")
+	}
+	return c.Consumer.Fetch(ctx)
+}
+
+func TestTransientAckFetchErrorIsRetried(t *testing.T) {
+	h := newHarness(t, func(c *LeanConfig) { c.Acks = &flakyConsumer{Consumer: c.Acks} })
+	ch, err := h.lb.Activate(context.Background(), h.request(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.takeMessage()
+	h.ack(messaging.Ack{Kind: messaging.AckCombined, TransID: m.TransID, ActivationID: m.ActivationID, Record: record(m.ActivationID), Invoker: invoker0})
+	if rec := await(t, ch); rec == nil {
+		t.Fatal("no record after a transient fetch error")
 	}
 }

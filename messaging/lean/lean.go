@@ -23,7 +23,8 @@
 //   - Commit only records the group's committed offset (delivery is
 //     at-most-once, as OpenWhisk's consumers commit right after each poll).
 //   - Close on the bus (or on a consumer) wakes every blocked Fetch and
-//     Send, which then return ErrClosed (wrapping entity.ErrUnavailable).
+//     Send, which then return messaging.ErrClosed (wrapping
+//     entity.ErrUnavailable).
 package lean
 
 import (
@@ -37,8 +38,9 @@ import (
 )
 
 // ErrClosed is returned by Send, Fetch and Commit once the bus, the
-// producer or the consumer is closed. It wraps entity.ErrUnavailable.
-var ErrClosed = entity.Errorf(entity.ErrUnavailable, "messaging: the in-process bus is closed")
+// producer or the consumer is closed: messaging.ErrClosed, which wraps
+// entity.ErrUnavailable.
+var ErrClosed = messaging.ErrClosed
 
 // Defaults of Config.
 const (
