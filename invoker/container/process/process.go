@@ -78,6 +78,15 @@ type Config struct {
 	// RunAsUser is the user actions run as when the invoker is root
 	// (default "nobody"). Ignored when the invoker is not root.
 	RunAsUser string
+	// UIDCount > 0 (with the invoker root) gives every container its own
+	// user and group id, UIDBase+i for a free i < UIDCount, instead of
+	// RunAsUser: actions of different containers then cannot signal,
+	// trace or read each other (same-user processes can read each other's
+	// /proc/<pid>/environ and working directories). The ids need no
+	// /etc/passwd entry; pick a range no real user or user namespace uses
+	// (e.g. 200000, 10000). Create fails when all are taken.
+	UIDBase  uint32
+	UIDCount int
 	// CgroupParent is the cgroup path, relative to each hierarchy's root,
 	// under which this invoker's cgroups are created (default "gowhisk").
 	CgroupParent string
@@ -117,8 +126,9 @@ type Factory struct {
 	pgids     string      // process group ids of live containers (for Cleanup without cgroups)
 	launchers string
 
-	mu   sync.Mutex
-	live map[string]*Container
+	mu       sync.Mutex
+	live     map[string]*Container
+	uidsUsed map[uint32]bool // UIDCount > 0: ids of live containers
 }
 
 var _ container.Factory = (*Factory)(nil)
@@ -195,6 +205,13 @@ func New(ctx context.Context, cfg Config) (*Factory, error) {
 		}
 		if c.uid != 0 {
 			f.cred = c
+		}
+		if cfg.UIDCount > 0 {
+			if cfg.UIDBase == 0 || uint64(cfg.UIDBase)+uint64(cfg.UIDCount) > 1<<31 {
+				return nil, entity.Invalidf("process sandbox: invalid uid range %d+%d", cfg.UIDBase, cfg.UIDCount)
+			}
+			f.cred = &credential{name: fmt.Sprintf("uids %d-%d (one per container)", cfg.UIDBase, cfg.UIDBase+uint32(cfg.UIDCount)-1)}
+			f.uidsUsed = map[uint32]bool{}
 		}
 	}
 
@@ -451,6 +468,34 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// credFor returns the credential of a new container: its own id from the
+// range, or the shared run-as user, or nil (no switch).
+func (f *Factory) credFor() (*credential, error) {
+	if f.uidsUsed == nil {
+		return f.cred, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.cfg.UIDCount {
+		id := f.cfg.UIDBase + uint32(i)
+		if !f.uidsUsed[id] {
+			f.uidsUsed[id] = true
+			return &credential{name: strconv.Itoa(int(id)), uid: id, gid: id}, nil
+		}
+	}
+	return nil, fmt.Errorf("all %d container user ids are in use", f.cfg.UIDCount)
+}
+
+// releaseCred returns a container's own id to the range.
+func (f *Factory) releaseCred(c *credential) {
+	if f.uidsUsed == nil || c == nil {
+		return
+	}
+	f.mu.Lock()
+	delete(f.uidsUsed, c.uid)
+	f.mu.Unlock()
 }
 
 // forget drops a destroyed container from the live set.

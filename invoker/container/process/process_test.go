@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -549,4 +550,48 @@ func TestNativeExecutable(t *testing.T) {
 		t.Errorf("logs %q", lines)
 	}
 	destroyAndCheck(t, c)
+}
+
+func TestOwnUserPerContainer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("not root: cannot switch users")
+	}
+	f := newFactory(t, func(c *Config) { c.UIDBase, c.UIDCount = 231000, 2 })
+	a := create(t, f, "python:3.11", 128)
+	b := create(t, f, "python:3.11", 128)
+	if _, err := f.Create(context.Background(), container.Spec{Name: "third", Kind: "python:3.11"}); !errors.Is(err, container.ErrProvision) {
+		t.Fatalf("third container with 2 ids: %v, want ErrProvision", err)
+	}
+	probe := `import os, json
+def main(args):
+    out = {"uid": os.getuid()}
+    for what, path in (("environ", "/proc/%d/environ" % args["pid"]), ("workdir", args["dir"])):
+        try:
+            if what == "workdir":
+                os.listdir(path)
+            else:
+                open(path).read()
+            out[what] = "readable"
+        except Exception as e:
+            out[what] = type(e).__name__
+    return out
+`
+	initCode(t, a, probe)
+	res, err := run(a, fmt.Sprintf(`{"pid":%d,"dir":%q}`, b.pgid, b.workdir), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decode(t, res.Body)
+	if fmt.Sprint(m["uid"]) != "231000" || m["environ"] == "readable" || m["workdir"] == "readable" {
+		t.Fatalf("container a: %s; want uid 231000 and no access to container b", res.Body)
+	}
+	if st, err := os.Stat(b.workdir); err != nil || st.Sys().(*syscall.Stat_t).Uid != 231001 {
+		t.Fatalf("container b's working directory: %v %v", st, err)
+	}
+	// A destroyed container's id is free again.
+	destroyAndCheck(t, a)
+	c := create(t, f, "nodejs:20", 128)
+	if c.cred.uid != 231000 {
+		t.Fatalf("reused id %d, want 231000", c.cred.uid)
+	}
 }

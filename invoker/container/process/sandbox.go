@@ -48,7 +48,8 @@ type Container struct {
 	name    string
 	kind    string
 	workdir string
-	cg      *cgroup // nil without cgroups
+	cg      *cgroup     // nil without cgroups
+	cred    *credential // nil: the invoker's user
 	fork    *forker
 	proc    *actionloop.Process
 	pgid    int
@@ -133,8 +134,13 @@ func (c *Container) start(ctx context.Context, spec container.Spec, argv, env []
 	if err := os.Mkdir(c.workdir, 0o700); err != nil {
 		return err
 	}
-	if f.cred != nil {
-		if err := os.Chown(c.workdir, int(f.cred.uid), int(f.cred.gid)); err != nil {
+	cred, err := f.credFor()
+	if err != nil {
+		return err
+	}
+	c.cred = cred
+	if c.cred != nil {
+		if err := os.Chown(c.workdir, int(c.cred.uid), int(c.cred.gid)); err != nil {
 			return err
 		}
 	}
@@ -168,8 +174,8 @@ func (c *Container) start(ctx context.Context, spec container.Spec, argv, env []
 
 	cmd := &exec.Cmd{Path: argv[0], Args: argv, Env: env, Dir: c.workdir, Stdout: outW, Stderr: errW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if f.cred != nil {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: f.cred.uid, Gid: f.cred.gid, Groups: []uint32{}}
+	if c.cred != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.cred.uid, Gid: c.cred.gid, Groups: []uint32{}}
 	}
 	if c.cg != nil && c.cg.v2 != "" {
 		fd, err := c.cg.openFD()
@@ -299,8 +305,8 @@ func (c *Container) Init(ctx context.Context, req container.InitRequest) (contai
 		}
 		return container.RunResult{}, fmt.Errorf("%w: preparing the action: %v", container.ErrProvision, err)
 	}
-	if c.f.cred != nil {
-		if err := chownTree(c.workdir, int(c.f.cred.uid), int(c.f.cred.gid)); err != nil {
+	if c.cred != nil {
+		if err := chownTree(c.workdir, int(c.cred.uid), int(c.cred.gid)); err != nil {
 			return container.RunResult{}, fmt.Errorf("%w: %v", container.ErrProvision, err)
 		}
 	}
@@ -508,7 +514,10 @@ func (c *Container) destroy(ctx context.Context) error {
 	_ = os.Remove(filepath.Join(c.f.pgids, c.name))
 	c.f.forget(c.name, c)
 	if err := errors.Join(errs...); err != nil {
+		// The container's own user id is not reused while a process of
+		// it may still run.
 		return fmt.Errorf("process sandbox: destroy %s: %w", c.name, err)
 	}
+	c.f.releaseCred(c.cred)
 	return nil
 }
