@@ -127,9 +127,9 @@ function init(msg) {
     handler = st.isDirectory() ? loadDirectory(m.path, main) : loadSource(m.path, main);
     answer(JSON.stringify({ ok: true }));
   } catch (error) {
-    console.error('Error during initialization:', error);
-    writeMarkers();
     const detail = error && error.stack ? String(error.stack) : String(error);
+    console.error('Error during initialization:', detail);
+    writeMarkers();
     answerStatus(502, { error: 'Initialization has failed due to: ' + detail });
     process.exit(0);
   }

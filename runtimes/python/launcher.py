@@ -75,13 +75,19 @@ def load(path, main):
     try:
         exec(code, module.__dict__)
     except Exception:
-        traceback.print_exc(file=sys.stderr)
+        print_user_exc()
         raise InitError("cannot start action: Command exited abruptly during initialization.")
     fn = getattr(module, main, None)
     if not callable(fn):
         sys.stderr.write("ImportError: cannot import name '%s' from 'main__' (%s)\n" % (main, source))
         raise InitError("cannot start action: Command exited abruptly during initialization.")
     return fn
+
+
+def print_user_exc():
+    """Prints the current exception's traceback without the launcher's frame."""
+    etype, value, tb = sys.exc_info()
+    traceback.print_exception(etype, value, tb.tb_next if tb is not None else None, file=sys.stderr)
 
 
 class InitError(Exception):
@@ -148,7 +154,7 @@ class Runner:
                     asyncio.set_event_loop(self.loop)
                 res = self.loop.run_until_complete(_await(res))
         except Exception as ex:
-            print(traceback.format_exc(), file=sys.stderr)
+            print_user_exc()
             res = {"error": str(ex)}
         line = None
         if isinstance(res, (dict, list)):
