@@ -13,16 +13,18 @@
 //     included), a pids limit and cpu shares; the freezer pauses and
 //     resumes. The launcher is inside its cgroup from its first
 //     instruction: with cgroup v2 it is cloned into it
-//     (CLONE_INTO_CGROUP); with cgroup v1 it is forked by an OS thread that
-//     was first moved into the container's cgroups and is discarded
-//     afterwards (a forked child inherits its parent thread's cgroups). If
-//     that fails the launcher is moved into the cgroup right after its
-//     ready ack, before the init line, which is the first moment action
-//     code can run.
+//     (CLONE_INTO_CGROUP); with cgroup v1 it is forked by a dedicated OS
+//     thread that joins the container's memory, pids and cpu cgroups just
+//     for the fork (a child inherits its parent thread's cgroups) and then
+//     goes back (see forker). The freezer cgroup (and, if the thread could
+//     not move, every cgroup) is joined right after the launcher's ready
+//     ack, before the init line, which is the first moment action code can
+//     run.
 //   - without cgroups: no memory, pids or cpu limit; pause and resume send
 //     SIGSTOP and SIGCONT to the process group.
 //   - as root, the launcher runs as an unprivileged user (RunAsUser,
-//     default "nobody") with an empty supplementary group list, in a
+//     default "nobody", or one user id per container with UIDCount) with
+//     an empty supplementary group list, in a
 //     private working directory (0700, owned by that user) that is also
 //     its HOME and TMPDIR, with only PATH, HOME, TMPDIR, LANG and the
 //     container's Spec.Env in its environment (the launcher adds the

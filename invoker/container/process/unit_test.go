@@ -205,6 +205,7 @@ func TestCgroupV2FreezeAndKill(t *testing.T) {
 	if err != nil {
 		t.Skipf("cgroup v2 not writable here: %v", err)
 	}
+	defer os.Remove(filepath.Dir(g.v2dir)) // runs last
 	defer os.Remove(g.v2dir)
 	if !g.freeze {
 		t.Skip("no cgroup.freeze")
