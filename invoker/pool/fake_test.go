@@ -18,6 +18,7 @@ type fakeFactory struct {
 	mu         sync.Mutex
 	containers []*fakeContainer
 	createErr  error
+	quiet      bool // record no events (benchmarks)
 	// hooks (nil: defaults)
 	init  func(c *fakeContainer, req container.InitRequest) (container.RunResult, error)
 	run   func(ctx context.Context, c *fakeContainer, req container.RunRequest) (container.RunResult, error)
@@ -80,7 +81,9 @@ type fakeContainer struct {
 func (c *fakeContainer) record(ev string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.events = append(c.events, ev)
+	if !c.f.quiet {
+		c.events = append(c.events, ev)
+	}
 	if c.destroyed && ev != "destroy" {
 		c.violations = append(c.violations, ev+" after destroy")
 	}
@@ -152,7 +155,9 @@ func (c *fakeContainer) Resume(ctx context.Context) error {
 func (c *fakeContainer) Logs(ctx context.Context, limit int64, waitSentinels bool) ([]container.LogLine, bool, error) {
 	c.record("logs")
 	c.mu.Lock()
-	c.waitFlags = append(c.waitFlags, waitSentinels)
+	if !c.f.quiet {
+		c.waitFlags = append(c.waitFlags, waitSentinels)
+	}
 	c.mu.Unlock()
 	if c.f.logs != nil {
 		return c.f.logs(c), false, nil

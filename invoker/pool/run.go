@@ -30,7 +30,7 @@ func (p *Pool) execute(ctx context.Context, job Job, pl placement) (out Outcome,
 			pl.gate.retry = true
 			p.mu.Lock()
 			e.gate = nil
-			p.release(e, evRunFailed)
+			p.release(e, evRunFailed, p.clock.Now())
 			p.mu.Unlock()
 			close(pl.gate.done)
 			return Outcome{}, true
@@ -43,7 +43,7 @@ func (p *Pool) execute(ctx context.Context, job Job, pl placement) (out Outcome,
 		<-pl.gate.done
 		if pl.gate.fail != nil || pl.gate.retry {
 			p.mu.Lock()
-			p.release(e, evRunFailed)
+			p.release(e, evRunFailed, p.clock.Now())
 			p.mu.Unlock()
 			if pl.gate.retry {
 				return Outcome{}, true
@@ -116,7 +116,7 @@ func (p *Pool) initAndRun(ctx context.Context, job Job, e *entry, g *gate) Outco
 		close(g.done)
 		out.Logs = p.collectLogs(ctx, e, job, resp)
 		p.mu.Lock()
-		p.release(e, evRunFailed)
+		p.release(e, evRunFailed, p.clock.Now())
 		p.mu.Unlock()
 		return out
 	}
@@ -149,19 +149,19 @@ func (p *Pool) runOn(ctx context.Context, job Job, e *entry, out *Outcome) {
 		ev = evRunFailed
 	}
 	p.mu.Lock()
-	p.release(e, ev)
+	p.release(e, ev, out.End)
 	p.mu.Unlock()
 }
 
-// release ends one claim of e (under p.mu): ev is evRunDone (keep the
-// container) or evRunFailed (destroy it).
-func (p *Pool) release(e *entry, ev event) {
+// release ends one claim of e at now (under p.mu): ev is evRunDone (keep
+// the container) or evRunFailed (destroy it).
+func (p *Pool) release(e *entry, ev event, now time.Time) {
 	if e.active > 0 {
 		e.active--
 	}
 	if ev == evRunDone && e.active == 0 {
 		ev = evRunDoneIdle
-		e.idleSince = p.clock.Now()
+		e.idleSince = now
 	}
 	p.do(e, p.apply(e, ev))
 	p.changed()
@@ -172,7 +172,7 @@ func (p *Pool) release(e *entry, ev event) {
 // OpenWhisk stores them, with its notices appended.
 func (p *Pool) collectLogs(ctx context.Context, e *entry, job Job, resp entity.Response) []string {
 	devErr := resp.StatusCode == entity.StatusDeveloperError
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logCollectTimeout(job.LogLimit))
+	lctx, cancel := context.WithTimeout(ctx, logCollectTimeout(job.LogLimit))
 	e.logMu.Lock()
 	lines, truncated, err := e.c.Logs(lctx, job.LogLimit, !devErr)
 	e.logMu.Unlock()
