@@ -195,7 +195,8 @@ type ackJSON struct {
 // the presence of "instance" and "response": both → combined, instance only
 // → completion, response only → result, neither → error. A completion needs
 // a valid activationId; a response must be an activation record with a
-// valid id or a valid id string. An absent isSystemError is false. It never
+// valid id or a valid id string. An absent isSystemError is false; a
+// result message's is derived from its record (whisk error). It never
 // panics on bad input.
 func DecodeAck(b []byte) (Ack, error) {
 	var j ackJSON
@@ -228,6 +229,11 @@ func DecodeAck(b []byte) (Ack, error) {
 			return Ack{}, fmt.Errorf("ack: %w", err)
 		}
 		a.ActivationID, a.Record = res.ActivationID, res.Record
+		if a.Kind == AckResult {
+			// A ResultMessage carries no isSystemError: OpenWhisk derives it
+			// from the record.
+			a.IsSystemError = a.Record != nil && a.Record.Response.StatusCode == entity.StatusWhiskError
+		}
 	} else {
 		if j.ActivationID == nil || !entity.ValidActivationID(*j.ActivationID) {
 			return Ack{}, errors.New("ack: activationId missing or invalid")
