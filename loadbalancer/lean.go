@@ -23,7 +23,8 @@ type LeanConfig struct {
 	ControllerID string
 	// Invoker is the number of the one invoker (default 0).
 	Invoker int
-	// UserMemoryMB is the invoker's container memory (default 1024). The
+	// UserMemoryMB is the invoker's container memory (default 2048, as the
+	// pool and the invoker). The
 	// lean balancer never refuses work for memory (it has one invoker and
 	// the invoker buffers), it only reports overload in the log.
 	UserMemoryMB int
@@ -79,7 +80,7 @@ func NewLean(cfg LeanConfig) (*Lean, error) {
 		return nil, fmt.Errorf("loadbalancer: invalid invoker number %d", cfg.Invoker)
 	}
 	if cfg.UserMemoryMB <= 0 {
-		cfg.UserMemoryMB = 1024
+		cfg.UserMemoryMB = 2048
 	}
 	if cfg.TimeoutFloor <= 0 {
 		cfg.TimeoutFloor = DefaultTimeoutFloor
