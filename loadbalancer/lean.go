@@ -24,9 +24,9 @@ type LeanConfig struct {
 	// Invoker is the number of the one invoker (default 0).
 	Invoker int
 	// UserMemoryMB is the invoker's container memory (default 2048, as the
-	// pool and the invoker). The
-	// lean balancer never refuses work for memory (it has one invoker and
-	// the invoker buffers), it only reports overload in the log.
+	// pool and the invoker). The lean balancer never refuses work for
+	// memory (it has one invoker and the invoker buffers), it only reports
+	// overload in the log.
 	UserMemoryMB int
 	// Forced-completion timeout parameters; zero values take the defaults
 	// DefaultTimeoutFloor, DefaultTimeoutFactor and DefaultTimeoutAddon.
