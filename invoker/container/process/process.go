@@ -21,7 +21,8 @@
 //     ack, before the init line, which is the first moment action code can
 //     run.
 //   - without cgroups: no memory, pids or cpu limit; pause and resume send
-//     SIGSTOP and SIGCONT to the process group.
+//     SIGSTOP and SIGCONT to the process group, and Destroy kills the
+//     process group (a process that calls setsid leaves it and escapes).
 //   - as root, the launcher runs as an unprivileged user (RunAsUser,
 //     default "nobody", or one user id per container with UIDCount) with
 //     an empty supplementary group list, in a
@@ -323,7 +324,7 @@ func (f *Factory) Cleanup(ctx context.Context) error {
 			if _, ok := f.live[e.Name()]; ok {
 				continue
 			}
-			if n := killRecordedGroup(filepath.Join(f.pgids, e.Name()), filepath.Join(f.sandboxes, e.Name())); n > 0 {
+			if n := killRecordedGroup(ctx, filepath.Join(f.pgids, e.Name()), filepath.Join(f.sandboxes, e.Name())); n > 0 {
 				f.log.Info("killed leftover sandbox processes", "container", e.Name(), "processes", n)
 			}
 			_ = os.Remove(filepath.Join(f.pgids, e.Name()))
@@ -345,9 +346,9 @@ func (f *Factory) Cleanup(ctx context.Context) error {
 // killRecordedGroup kills the processes of the process group recorded in
 // file that still look like the sandbox's (their working directory is
 // inside dir, or the group leader's was), and returns how many it
-// signalled. A recycled process group id of an unrelated process is left
-// alone.
-func killRecordedGroup(file, dir string) int {
+// signalled, after waiting (bounded by ctx) until they are gone. A recycled
+// process group id of an unrelated process is left alone.
+func killRecordedGroup(ctx context.Context, file, dir string) int {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
@@ -368,6 +369,7 @@ func killRecordedGroup(file, dir string) int {
 		return 0
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = pollUntil(ctx, func() (bool, error) { return len(groupMembers(pgid)) == 0, nil })
 	return len(members)
 }
 
@@ -376,7 +378,8 @@ func isWithin(p, dir string) bool {
 	return err == nil && filepath.IsLocal(rel)
 }
 
-// groupMembers lists the processes whose process group is pgid.
+// groupMembers lists the running (not zombie) processes whose process
+// group is pgid.
 func groupMembers(pgid int) []int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -389,7 +392,9 @@ func groupMembers(pgid int) []int {
 			continue
 		}
 		if g, err := syscall.Getpgid(pid); err == nil && g == pgid {
-			out = append(out, pid)
+			if st := processState(pid); st != "" && st != "Z" && st != "X" {
+				out = append(out, pid)
+			}
 		}
 	}
 	return out

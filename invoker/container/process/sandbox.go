@@ -490,6 +490,13 @@ func (c *Container) destroy(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if c.cg == nil && c.pgid > 0 {
+		// Without a cgroup the process group is what we can reach (a
+		// process that left it with setsid escapes: see the package doc).
+		if err := pollUntil(ctx, func() (bool, error) { return len(groupMembers(c.pgid)) == 0, nil }); err != nil {
+			errs = append(errs, fmt.Errorf("process sandbox: process group %d still running: %w", c.pgid, err))
+		}
+	}
 	if c.proc != nil {
 		select {
 		case <-c.proc.Exited():
