@@ -35,7 +35,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultNetwork       = "host"
-	DefaultListenEnv     = "__OW_PROXY_LISTEN"
+	DefaultListenEnv     = "OW_LISTEN"
 	DefaultProxyPort     = 8080
 	DefaultUserMemoryMB  = 1024
 	defaultParallel      = 10
@@ -96,7 +96,7 @@ type Config struct {
 	// network (default 24000-27999).
 	Ports PortRange
 	// ListenEnv is the environment variable telling the action proxy its
-	// listen address (default __OW_PROXY_LISTEN); ProxyPort is the port on
+	// listen address (default OW_LISTEN, as cmd/actionproxy reads it); ProxyPort is the port on
 	// a named network (default 8080).
 	ListenEnv string
 	ProxyPort int
