@@ -73,8 +73,12 @@ stop)
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
-	# containerd-shim processes of containers outlive dockerd only if containers
-	# still run; dockerd stops them on a clean shutdown (the tests remove theirs).
+	# dockerd leaves the nsfs mount of exec/netns/default behind (and a killed
+	# one may leave overlay mounts): detach everything under DIR, deepest first.
+	dir=$(cd "$dir" && pwd)
+	awk -v p="$dir/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done
 	echo "stopped dockerd $pid"
 	;;
 *)

@@ -129,8 +129,10 @@ func (d *Daemon) logTail() string {
 }
 
 // Stop stops the daemon: SIGTERM (dockerd stops its containers and
-// unmounts their file systems), then SIGKILL after 30 s.
+// unmounts their file systems), then SIGKILL after 30 s; then it detaches
+// what the daemon left mounted under Dir.
 func (d *Daemon) Stop() error {
+	defer unmountUnder(d.Dir)
 	select {
 	case <-d.exited:
 		return nil
@@ -257,7 +259,9 @@ func Setup(ctx context.Context) (host string, stop func(), err error) {
 				fmt.Fprintln(os.Stderr, "dockerd:", err)
 			}
 			if temp {
-				os.RemoveAll(dir)
+				if err := os.RemoveAll(dir); err != nil {
+					fmt.Fprintln(os.Stderr, "dockerd:", err)
+				}
 			}
 		}
 	}

@@ -5,3 +5,5 @@ package dockerd
 import "os/exec"
 
 func setProcAttr(cmd *exec.Cmd) {}
+
+func unmountUnder(dir string) {}
