@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/invoker/container"
 	"github.com/gowhisk/gowhisk/invoker/container/docker"
 	"github.com/gowhisk/gowhisk/test/integration/dockerd"
@@ -493,11 +494,12 @@ func TestMissingBlackboxImage(t *testing.T) {
 	// once and no traffic leaves the machine.
 	const missing = "127.0.0.1:9/gowhisk/missing:latest"
 	for _, tc := range []struct {
-		name   string
-		noPull bool
-	}{{"pull fails", false}, {"pulling disabled", true}} {
+		name        string
+		noPull      bool
+		pullTimeout time.Duration
+	}{{"pull fails", false, 0}, {"pulling disabled", true, 0}, {"pull times out", false, time.Nanosecond}} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFactory(t, func(c *docker.Config) { c.NoPull = tc.noPull })
+			f := newFactory(t, func(c *docker.Config) { c.NoPull = tc.noPull; c.Timeouts.Pull = tc.pullTimeout })
 			c, err := f.Create(ctx, container.Spec{Name: "bb", Kind: "blackbox", Image: missing, MemoryMB: 128})
 			if err == nil {
 				c.Destroy(ctx)
@@ -510,6 +512,11 @@ func TestMissingBlackboxImage(t *testing.T) {
 			t.Logf("cause: %v", errors.Unwrap(err))
 			if errors.Is(err, container.ErrProvision) {
 				t.Error("a missing user image is a developer error, not a provisioning failure")
+			}
+			// The invoker's interpretation: a developer error with OpenWhisk's message.
+			resp := container.InterpretCreate(err, true)
+			if resp.StatusCode != entity.StatusDeveloperError || !strings.Contains(string(resp.Result), "Failed to pull container image") {
+				t.Errorf("interpreted as %d %s", resp.StatusCode, resp.Result)
 			}
 		})
 	}

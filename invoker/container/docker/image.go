@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/moby/moby/client"
+
+	"github.com/gowhisk/gowhisk/invoker/container"
 )
 
 // ensureImage applies the pull policy (reference §4.6) to the image of a
@@ -14,6 +16,21 @@ import (
 // the create fail as a provisioning error); a user image that cannot be
 // pulled or found gives a *PullError.
 func (f *Factory) ensureImage(ctx context.Context, image string, managed bool) error {
+	err := f.applyPullPolicy(ctx, image, managed)
+	var pe *PullError
+	if errors.As(err, &pe) {
+		if ctx.Err() != nil {
+			// The caller gave up (shutdown, a cancelled activation): not the image's fault.
+			return fmt.Errorf("%w: %w", container.ErrProvision, ctx.Err())
+		}
+		// Keep the cause's text only: a pull that outlived its own
+		// timeout is still a failed pull, not a cancelled call.
+		pe.Err = errors.New(pe.Err.Error())
+	}
+	return err
+}
+
+func (f *Factory) applyPullPolicy(ctx context.Context, image string, managed bool) error {
 	switch decidePull(managed, f.cfg.NoPull, image) {
 	case pullSkip:
 		return nil
