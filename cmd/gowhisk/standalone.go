@@ -1,24 +1,19 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"os/signal"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
-	"github.com/gowhisk/gowhisk/controller"
 	"github.com/gowhisk/gowhisk/entity"
-	"github.com/gowhisk/gowhisk/entity/boltstore"
-	"github.com/gowhisk/gowhisk/runtimes"
+	"github.com/gowhisk/gowhisk/invoker"
+	"github.com/gowhisk/gowhisk/invoker/container/docker"
+	"github.com/gowhisk/gowhisk/invoker/container/process"
 )
 
 // standaloneOptions are the flags of `gowhisk standalone`.
@@ -30,6 +25,7 @@ type standaloneOptions struct {
 	shutdownTimeout                       time.Duration
 	invocationsPerMinute, concurrent      int
 	firesPerMinute                        int
+	exec                                  executionOptions
 }
 
 func newStandaloneCmd(e env) *cobra.Command {
@@ -47,8 +43,14 @@ wsk command that points the CLI at this server. Because those keys are
 public, it refuses to listen on a non-loopback address while either of them
 is active: rekey or delete them first with 'gowhisk admin'.
 
-There is no action execution path yet (no invoker): invoking an action, and
-rule invocations of a fired trigger, answer 503 "No invokers available".`,
+Actions run through the same path as in a distributed deployment, with
+in-process adapters: the controller hands activations to a load balancer,
+which publishes them on an in-process bus to one invoker, which runs them in
+a pool of warm, pausable containers. The containers are Docker containers
+when a Docker daemon answers (--docker-host) and has the runtime images, else
+local processes (the process sandbox: as root, in cgroups with memory and
+pids limits and the freezer, as an unprivileged user); --sandbox forces
+either. The server logs which one it uses and why.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStandalone(cmd.Context(), e, o)
@@ -67,6 +69,7 @@ rule invocations of a fired trigger, answer 503 "No invokers available".`,
 	fs.IntVar(&o.invocationsPerMinute, "invocations-per-minute", def.InvocationsPerMinute, "default namespace limit of invocations per minute")
 	fs.IntVar(&o.concurrent, "concurrent-invocations", def.ConcurrentInvocations, "default namespace limit of concurrent invocations")
 	fs.IntVar(&o.firesPerMinute, "fires-per-minute", def.FiresPerMinute, "default namespace limit of trigger fires per minute")
+	addExecutionFlags(fs, &o.exec)
 	for name, v := range map[string]string{
 		"host": "GOWHISK_HOST", "port": "GOWHISK_PORT", "data-dir": "GOWHISK_DATA_DIR",
 		"runtimes": "GOWHISK_RUNTIMES", "log-level": "GOWHISK_LOG_LEVEL",
@@ -74,6 +77,11 @@ rule invocations of a fired trigger, answer 503 "No invokers available".`,
 		"shutdown-timeout":       "GOWHISK_SHUTDOWN_TIMEOUT",
 		"invocations-per-minute": "GOWHISK_INVOCATIONS_PER_MINUTE", "concurrent-invocations": "GOWHISK_CONCURRENT_INVOCATIONS",
 		"fires-per-minute": "GOWHISK_FIRES_PER_MINUTE",
+		"sandbox":          "GOWHISK_SANDBOX", "user-memory": "GOWHISK_USER_MEMORY",
+		"pause-grace": "GOWHISK_PAUSE_GRACE", "idle-timeout": "GOWHISK_IDLE_TIMEOUT",
+		"sandbox-dir": "GOWHISK_SANDBOX_DIR", "cgroup-parent": "GOWHISK_CGROUP_PARENT",
+		"run-as-user": "GOWHISK_RUN_AS_USER", "docker-host": "GOWHISK_DOCKER_HOST",
+		"docker-network": "GOWHISK_DOCKER_NETWORK",
 	} {
 		bindEnv(fs, name, v)
 	}
@@ -99,138 +107,27 @@ func (o standaloneOptions) validate() error {
 		return usageError{errors.New("--activation-max-count must not be negative")}
 	case o.invocationsPerMinute < 0 || o.concurrent < 0 || o.firesPerMinute < 0:
 		return usageError{errors.New("namespace limits must not be negative")}
+	case o.exec.sandbox != sandboxAuto && o.exec.sandbox != sandboxProcess && o.exec.sandbox != sandboxDocker:
+		return usageError{fmt.Errorf("--sandbox %q: want auto, process or docker", o.exec.sandbox)}
+	case o.exec.userMemoryMB < entity.DefaultSystemLimits().Memory.Min:
+		return usageError{fmt.Errorf("--user-memory %d: want at least %d (MB)", o.exec.userMemoryMB, entity.DefaultSystemLimits().Memory.Min)}
+	case o.exec.pauseGrace == 0:
+		return usageError{errors.New("--pause-grace must not be 0 (a negative value disables pausing)")}
+	case o.exec.idleTimeout == 0:
+		return usageError{errors.New("--idle-timeout must not be 0 (a negative value keeps idle containers)")}
 	}
 	return nil
 }
 
-func loadManifest(file string) (*entity.Manifest, error) {
-	if file == "" {
-		return runtimes.LoadManifest()
-	}
-	return runtimes.ReadManifestFile(file)
-}
-
-func runStandalone(ctx context.Context, e env, o standaloneOptions) error {
-	if err := o.validate(); err != nil {
-		return err
-	}
-	dir, err := dataDirOrErr(o.dataDir)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(e.Stderr, o.logLevel)
-	if err != nil {
-		return err
-	}
-	manifest, err := loadManifest(o.runtimesFile)
-	if err != nil {
-		return fmt.Errorf("runtimes manifest: %w", err)
-	}
-
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	fresh := !boltFileExists(dir)
-	db, err := openBolt(ctx, dir, boltstore.Config{
-		Retention: boltstore.Retention{MaxAge: o.activationMaxAge, MaxCount: o.activationMaxCount},
-		Logger:    log,
-	}, standaloneLockWait)
-	if err != nil {
-		return err
-	}
-	closeDB := func() {
-		if err := db.Close(); err != nil {
-			log.Error("closing the store", "err", err)
-		}
-	}
-
-	subjects := db.Subjects()
-	if fresh {
-		created, err := bootstrapSubjects(ctx, subjects)
-		if err != nil {
-			closeDB()
-			return fmt.Errorf("creating the guest and whisk.system namespaces: %w", err)
-		}
-		for _, s := range created {
-			log.Info("created subject with its well-known key", "subject", s)
-		}
-	}
-	guestActive, err := wellKnownKeysActive(ctx, subjects)
-	if err != nil {
-		closeDB()
-		return err
-	}
-	if !isLoopbackHost(o.host) && len(guestActive) > 0 {
-		closeDB()
-		return refuseNonLoopback(o.host, dir, guestActive)
-	}
-
-	limits := entity.DefaultSystemLimits()
-	limits.InvocationsPerMinute = o.invocationsPerMinute
-	limits.ConcurrentInvocations = o.concurrent
-	limits.FiresPerMinute = o.firesPerMinute
-	build, buildNo := buildInfo()
-	srv, err := controller.New(controller.Config{
-		Entities:    db.Entities(),
-		Activations: db.Activations(),
-		Subjects:    subjects,
-		Manifest:    manifest,
-		Limits:      limits,
-		Activator:   nil, // no invoker yet: invokes answer 503 "No invokers available"
-		Logger:      log,
-		Build:       build,
-		BuildNo:     buildNo,
-	})
-	if err != nil {
-		closeDB()
-		return fmt.Errorf("controller: %w", err)
-	}
-
-	ln, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(o.port)))
-	if err != nil {
-		closeDB()
-		return fmt.Errorf("listen: %w", err)
-	}
-	apihost := "http://" + ln.Addr().String()
-	log.Info("gowhisk standalone listening", "apihost", apihost, "data_dir", dir, "runtimes", len(manifest.Kinds()))
-	if guestKeyActive(guestActive) {
-		fmt.Fprintf(e.Stdout, "wsk property set --apihost %s --auth %s\n", apihost, entity.GuestAuthToken)
-	} else {
-		fmt.Fprintf(e.Stdout, "gowhisk listening on %s (get a key with 'gowhisk admin user get SUBJECT')\n", apihost)
-	}
-
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       70 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-
-	var runErr error
-	select {
-	case err := <-serveErr:
-		runErr = fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-		stop() // a second SIGINT/SIGTERM ends the process at once
-		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.shutdownTimeout)
-		if err := hs.Shutdown(sctx); err != nil {
-			log.Warn("in-flight requests did not finish in time", "err", err)
-			_ = hs.Close()
-		}
-		if err := srv.Close(sctx); err != nil {
-			log.Warn("trigger fires did not finish in time", "err", err)
-		}
-		cancel()
-	}
-	// Closing the store flushes queued activation records.
-	if err := db.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("closing the store: %w", err)
-	}
-	if runErr == nil {
-		log.Info("stopped")
-	}
-	return runErr
+// addExecutionFlags adds the flags of the execution path.
+func addExecutionFlags(fs *pflag.FlagSet, o *executionOptions) {
+	fs.StringVar(&o.sandbox, "sandbox", sandboxAuto, "where actions run: auto (docker when usable, else process), process or docker")
+	fs.IntVar(&o.userMemoryMB, "user-memory", invoker.DefaultUserMemoryMB, "memory in MB for all action containers together")
+	fs.DurationVar(&o.pauseGrace, "pause-grace", 50*time.Millisecond, "pause an idle container after this long (negative: never)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Minute, "remove a container idle for this long (negative: never)")
+	fs.StringVar(&o.sandboxDir, "sandbox-dir", "", "process sandbox: working root (default: DATA_DIR/sandbox, or a temporary directory when the data dir is private to root)")
+	fs.StringVar(&o.cgroupParent, "cgroup-parent", process.DefaultCgroupParent, "process sandbox: cgroup under which action cgroups are created")
+	fs.StringVar(&o.runAsUser, "run-as-user", process.DefaultRunAsUser, "process sandbox: user actions run as when the server runs as root")
+	fs.StringVar(&o.dockerHost, "docker-host", defaultDockerHost, "docker sandbox: Docker daemon address (DOCKER_HOST form)")
+	fs.StringVar(&o.dockerNetwork, "docker-network", docker.DefaultNetwork, "docker sandbox: network of action containers (host or a Docker network name)")
 }

@@ -58,9 +58,9 @@ func TestStandaloneEndToEnd(t *testing.T) {
 	}
 	checkAction(t, srv, code)
 
-	// No execution path yet: invoking answers 503 (see README status).
-	if st, body := srv.do(t, "POST", "/api/v1/namespaces/_/actions/hello?blocking=true", guestAuth, map[string]any{"name": "x"}); st != 503 {
-		t.Fatalf("invoke = %d %s, want 503 until the invoker lands", st, body)
+	// The execution path runs it (test/standalone/exec_test.go covers it).
+	if st, body := srv.do(t, "POST", "/api/v1/namespaces/_/actions/hello?blocking=true&result=true", guestAuth, map[string]any{"name": "x"}); st != 200 || !jsonEqual(body, `{"greeting":"hello x"}`) {
+		t.Fatalf("invoke = %d %s, want 200 {\"greeting\":\"hello x\"}", st, body)
 	}
 
 	// While the server runs, admin cannot open the data dir and says why.
