@@ -37,7 +37,7 @@ const (
 	DefaultNetwork       = "host"
 	DefaultListenEnv     = "OW_LISTEN"
 	DefaultProxyPort     = 8080
-	DefaultUserMemoryMB  = 1024
+	DefaultUserMemoryMB  = 2048
 	defaultParallel      = 10
 	defaultLogBuffer     = 16 << 20
 	defaultMaxResponse   = 64 << 20
@@ -90,7 +90,7 @@ type Config struct {
 	// (wsk<name>_<n>_...) and in the LabelInvoker label (required).
 	InvokerName string
 	// UserMemoryMB is the invoker's user memory, for CPU shares
-	// (default 1024).
+	// (default 2048, as the pool and the load balancer).
 	UserMemoryMB int
 	// Ports is the range of 127.0.0.1 ports for proxies on the host
 	// network (default 24000-27999).
