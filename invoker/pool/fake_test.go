@@ -22,7 +22,11 @@ type fakeFactory struct {
 	// hooks (nil: defaults)
 	init  func(c *fakeContainer, req container.InitRequest) (container.RunResult, error)
 	run   func(ctx context.Context, c *fakeContainer, req container.RunRequest) (container.RunResult, error)
-	pause func(c *fakeContainer) error
+	pause  func(c *fakeContainer) error
+	resume func(c *fakeContainer) error
+	// logErr makes Logs fail; logsTruncated marks its lines truncated.
+	logErr        error
+	logsTruncated bool
 	logs  func(c *fakeContainer) []container.LogLine
 	// onCreate is called after each successful Create.
 	onCreate func(c *fakeContainer)
@@ -146,6 +150,11 @@ func (c *fakeContainer) Pause(ctx context.Context) error {
 
 func (c *fakeContainer) Resume(ctx context.Context) error {
 	c.record("resume")
+	if c.f.resume != nil {
+		if err := c.f.resume(c); err != nil {
+			return err
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.paused = false
@@ -159,10 +168,11 @@ func (c *fakeContainer) Logs(ctx context.Context, limit int64, waitSentinels boo
 		c.waitFlags = append(c.waitFlags, waitSentinels)
 	}
 	c.mu.Unlock()
+	var lines []container.LogLine
 	if c.f.logs != nil {
-		return c.f.logs(c), false, nil
+		lines = c.f.logs(c)
 	}
-	return nil, false, nil
+	return lines, c.f.logsTruncated, c.f.logErr
 }
 
 func (c *fakeContainer) Destroy(ctx context.Context) error {

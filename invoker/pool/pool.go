@@ -129,6 +129,9 @@ func newPool(ctx context.Context, cfg Config, f container.Factory, clk clock) (*
 // action time limit (job.Timeout) bounds /init and /run separately.
 func (p *Pool) Run(ctx context.Context, job Job) Outcome {
 	job = job.withDefaults()
+	if err := ctx.Err(); err != nil {
+		return p.failed(errorResponse(entity.StatusWhiskError, "The activation was not run: "+err.Error()+"."))
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

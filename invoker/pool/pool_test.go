@@ -738,3 +738,115 @@ func TestRace(t *testing.T) {
 	}
 	checkNoViolations(t, f)
 }
+
+func TestCancelledContextRunsNothing(t *testing.T) {
+	f := &fakeFactory{}
+	p, _ := newTestPool(t, Config{}, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := p.Run(ctx, testJob("guest", "hello", "1"))
+	if out.Response.StatusCode != entity.StatusWhiskError || len(f.created()) != 0 {
+		t.Fatalf("status %d, %d containers", out.Response.StatusCode, len(f.created()))
+	}
+}
+
+func TestResumeFailureRetriesElsewhere(t *testing.T) {
+	f := &fakeFactory{}
+	f.resume = func(*fakeContainer) error { return errors.New("thaw failed") }
+	p, clk := newTestPool(t, Config{PauseGrace: 10 * time.Millisecond}, f)
+	job := testJob("guest", "hello", "1")
+	first := p.Run(context.Background(), job)
+	clk.Advance(10 * time.Millisecond)
+	waitFor(t, "paused", func() bool { s, _ := p.stateOf(first.ContainerID); return s == stPaused })
+	second := p.Run(context.Background(), job)
+	mustSucceed(t, second)
+	if second.ContainerID == first.ContainerID || !second.Cold {
+		t.Fatal("ran on the container that failed to resume")
+	}
+	waitFor(t, "broken container destroyed", f.byID(first.ContainerID).isDestroyed)
+}
+
+func TestPauseFailureDestroys(t *testing.T) {
+	f := &fakeFactory{}
+	f.pause = func(*fakeContainer) error { return errors.New("freeze failed") }
+	p, clk := newTestPool(t, Config{PauseGrace: 10 * time.Millisecond}, f)
+	out := p.Run(context.Background(), testJob("guest", "hello", "1"))
+	clk.Advance(10 * time.Millisecond)
+	waitFor(t, "destroyed", f.byID(out.ContainerID).isDestroyed)
+	if p.used() != 0 {
+		t.Fatalf("used %d", p.used())
+	}
+}
+
+func TestLogNotices(t *testing.T) {
+	line := container.LogLine{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Stream: "stdout", Text: "x"}
+	tests := []struct {
+		name      string
+		truncated bool
+		err       error
+		want      []string
+	}{
+		{"plain", false, nil, []string{"2024-01-01T00:00:00Z           stdout: x"}},
+		{"truncated", true, nil, []string{"2024-01-01T00:00:00Z           stdout: x",
+			"2024-01-01T00:00:00Z           stderr: Logs were truncated because the total bytes size exceeds the limit of 1024 bytes."}},
+		{"collection failed", false, errors.New("no sentinel"), []string{"2024-01-01T00:00:00Z           stdout: x",
+			"2024-01-01T00:00:00Z           stderr: There was an issue while collecting your logs. Data might be missing."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeFactory{logErr: tc.err, logsTruncated: tc.truncated}
+			f.logs = func(*fakeContainer) []container.LogLine { return []container.LogLine{line} }
+			p, _ := newTestPool(t, Config{}, f)
+			job := testJob("guest", "hello", "1")
+			job.LogLimit = 1024
+			out := p.Run(context.Background(), job)
+			mustSucceed(t, out)
+			if strings.Join(out.Logs, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("logs %q", out.Logs)
+			}
+		})
+	}
+}
+
+func TestConcurrentFailureDestroysAfterOtherRuns(t *testing.T) {
+	f := &fakeFactory{}
+	unblock := make(chan struct{})
+	f.run = func(ctx context.Context, c *fakeContainer, req container.RunRequest) (container.RunResult, error) {
+		switch string(req.Value) {
+		case `"fail"`:
+			return container.RunResult{}, container.ErrExited
+		case `"slow"`:
+			<-unblock
+		}
+		return container.RunResult{Status: 200, Body: []byte(`{}`)}, nil
+	}
+	p, _ := newTestPool(t, Config{PauseGrace: -1}, f)
+	job := testJob("guest", "hello", "1")
+	job.Concurrency = 2
+	slowJob := job
+	slowJob.Run.Value = []byte(`"slow"`)
+	slow := make(chan Outcome)
+	go func() { slow <- p.Run(context.Background(), slowJob) }()
+	waitFor(t, "slow run", func() bool { c := f.created(); return len(c) == 1 && c[0].count("run") == 1 })
+	failing := job
+	failing.Run.Value = []byte(`"fail"`)
+	out := p.Run(context.Background(), failing)
+	if out.Response.StatusCode != entity.StatusDeveloperError || out.ContainerID != f.created()[0].id {
+		t.Fatalf("failing run: %d on %s", out.Response.StatusCode, out.ContainerID)
+	}
+	c := f.created()[0]
+	if c.isDestroyed() {
+		t.Fatal("destroyed under a run in progress")
+	}
+	// The doomed container takes no new runs.
+	other := p.Run(context.Background(), testJob("guest", "other", "1"))
+	mustSucceed(t, other)
+	close(unblock)
+	mustSucceed(t, <-slow)
+	waitFor(t, "destroyed after the last run", c.isDestroyed)
+	next := p.Run(context.Background(), job)
+	if next.ContainerID == c.id {
+		t.Fatal("doomed container reused")
+	}
+	checkNoViolations(t, f)
+}
