@@ -20,14 +20,14 @@ type fakeFactory struct {
 	createErr  error
 	quiet      bool // record no events (benchmarks)
 	// hooks (nil: defaults)
-	init  func(c *fakeContainer, req container.InitRequest) (container.RunResult, error)
-	run   func(ctx context.Context, c *fakeContainer, req container.RunRequest) (container.RunResult, error)
+	init   func(c *fakeContainer, req container.InitRequest) (container.RunResult, error)
+	run    func(ctx context.Context, c *fakeContainer, req container.RunRequest) (container.RunResult, error)
 	pause  func(c *fakeContainer) error
 	resume func(c *fakeContainer) error
 	// logErr makes Logs fail; logsTruncated marks its lines truncated.
 	logErr        error
 	logsTruncated bool
-	logs  func(c *fakeContainer) []container.LogLine
+	logs          func(c *fakeContainer) []container.LogLine
 	// onCreate is called after each successful Create.
 	onCreate func(c *fakeContainer)
 }
