@@ -229,11 +229,17 @@ func (p *Pool) place(ctx context.Context, job Job) (placement, entity.Response, 
 			continue
 		}
 		pl, st := p.tryPlace(job)
-		if st == placed {
+		switch st {
+		case placed:
 			p.buffer.Remove(el)
 			p.changed()
 			p.mu.Unlock()
 			return pl, entity.Response{}, true
+		case never:
+			p.buffer.Remove(el)
+			p.changed()
+			p.mu.Unlock()
+			return placement{}, tooLarge(job, p.cfg.UserMemoryMB), false
 		}
 	}
 }

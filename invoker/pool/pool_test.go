@@ -463,3 +463,39 @@ func TestLogNotices(t *testing.T) {
 		})
 	}
 }
+
+// A job too large for the pool that arrives while others wait does not
+// block the run buffer.
+func TestTooLargeJobInBufferFails(t *testing.T) {
+	f := &fakeFactory{}
+	unblock := make(chan struct{})
+	f.run = func(ctx context.Context, c *fakeContainer, _ container.RunRequest) (container.RunResult, error) {
+		if c.spec.MemoryMB == 256 && strings.HasSuffix(c.spec.Name, "_a") {
+			<-unblock
+		}
+		return container.RunResult{Status: 200, Body: []byte(`{}`)}, nil
+	}
+	p, _ := newTestPool(t, Config{UserMemoryMB: 256, PauseGrace: -1}, f)
+	a := make(chan Outcome)
+	go func() { a <- p.Run(context.Background(), testJob("guest", "a", "1")) }()
+	waitFor(t, "a running", func() bool { return len(f.created()) == 1 && f.created()[0].count("run") == 1 })
+	b := make(chan Outcome)
+	go func() { b <- p.Run(context.Background(), testJob("guest", "b", "1")) }()
+	waitFor(t, "b buffered", func() bool { return p.buffered() == 1 })
+	huge := make(chan Outcome)
+	go func() {
+		j := testJob("guest", "huge", "1")
+		j.Spec.MemoryMB = 512
+		huge <- p.Run(context.Background(), j)
+	}()
+	waitFor(t, "huge buffered", func() bool { return p.buffered() == 2 })
+	close(unblock)
+	mustSucceed(t, <-a)
+	mustSucceed(t, <-b)
+	if out := <-huge; out.Response.StatusCode != entity.StatusWhiskError {
+		t.Fatalf("huge: %d", out.Response.StatusCode)
+	}
+	if p.buffered() != 0 {
+		t.Fatal("buffer not empty")
+	}
+}
