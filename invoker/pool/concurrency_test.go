@@ -110,7 +110,7 @@ func TestRace(t *testing.T) {
 		}
 		return container.RunResult{Status: 200, Body: []byte(`{}`)}, nil
 	}
-	p, err := New(context.Background(), Config{UserMemoryMB: 1024, PauseGrace: 100 * time.Microsecond, IdleTimeout: 5 * time.Millisecond,
+	p, err := New(context.Background(), Config{Logger: failOnErrors(t), UserMemoryMB: 1024, PauseGrace: 100 * time.Microsecond, IdleTimeout: 5 * time.Millisecond,
 		StemCells: []StemCell{{Kind: "nodejs:20", MemoryMB: 256, Count: 1}}}, f)
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +146,12 @@ func TestRace(t *testing.T) {
 			t.Fatalf("container %s not destroyed", c.id)
 		}
 	}
+	pauses, resumes := 0, 0
+	for _, c := range f.created() {
+		pauses += c.count("pause")
+		resumes += c.count("resume")
+	}
+	t.Logf("%d containers, %d pauses, %d resumes", len(f.created()), pauses, resumes)
 	checkNoViolations(t, f)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -305,3 +306,19 @@ func testJob(ns, action, rev string) Job {
 		Timeout: 5 * time.Second, LogLimit: 10 << 20,
 	}
 }
+
+// errorLogger is a slog handler failing the test on any Error record (the
+// pool logs an event its state table rejects as an error).
+type errorLogger struct{ t testing.TB }
+
+func (h errorLogger) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (h errorLogger) Handle(_ context.Context, r slog.Record) error {
+	var attrs []string
+	r.Attrs(func(a slog.Attr) bool { attrs = append(attrs, a.String()); return true })
+	h.t.Errorf("pool logged an error: %s %v", r.Message, attrs)
+	return nil
+}
+func (h errorLogger) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h errorLogger) WithGroup(string) slog.Handler      { return h }
+
+func failOnErrors(t testing.TB) *slog.Logger { return slog.New(errorLogger{t}) }

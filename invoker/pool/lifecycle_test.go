@@ -107,7 +107,7 @@ func TestIdleTimeoutWithoutPause(t *testing.T) {
 func TestCloseDestroysEverything(t *testing.T) {
 	f := &fakeFactory{}
 	clk := newFakeClock()
-	cfg := Config{PauseGrace: 10 * time.Millisecond, Now: clk.Now,
+	cfg := Config{PauseGrace: 10 * time.Millisecond, Now: clk.Now, Logger: failOnErrors(t),
 		StemCells: []StemCell{{Kind: "python:3.11", MemoryMB: 256, Count: 2}}}
 	p, err := newPool(context.Background(), cfg.withDefaults(), f, clk)
 	if err != nil {
@@ -144,7 +144,7 @@ func TestCloseWaitsForRunsAndFailsBuffered(t *testing.T) {
 		return container.RunResult{Status: 200, Body: []byte(`{}`)}, nil
 	}
 	clk := newFakeClock()
-	p, err := newPool(context.Background(), Config{UserMemoryMB: 256, Now: clk.Now}.withDefaults(), f, clk)
+	p, err := newPool(context.Background(), Config{UserMemoryMB: 256, Now: clk.Now, Logger: failOnErrors(t)}.withDefaults(), f, clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestCloseWaitsForRunsAndFailsBuffered(t *testing.T) {
 
 func TestRealTimers(t *testing.T) {
 	f := &fakeFactory{}
-	p, err := New(context.Background(), Config{PauseGrace: time.Millisecond, IdleTimeout: 200 * time.Millisecond}, f)
+	p, err := New(context.Background(), Config{PauseGrace: time.Millisecond, IdleTimeout: 200 * time.Millisecond, Logger: failOnErrors(t)}, f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ func newTestPool(t testing.TB, cfg Config, f *fakeFactory) (*Pool, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
 	cfg.Now = clk.Now
+	if cfg.Logger == nil {
+		cfg.Logger = failOnErrors(t)
+	}
 	p, err := newPool(context.Background(), cfg.withDefaults(), f, clk)
 	if err != nil {
 		t.Fatal(err)
