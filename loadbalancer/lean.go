@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gowhisk/gowhisk/controller"
@@ -42,25 +41,10 @@ type LeanConfig struct {
 // balancer. Create it with NewLean, start Run, and pass it to the
 // controller as its Activator.
 type Lean struct {
-	cfg   LeanConfig
-	log   *slog.Logger
-	topic string
-
-	mu       sync.Mutex
-	closed   bool
-	inflight map[string]*entry
-	memoryMB int
-}
-
-// entry is one in-flight activation.
-type entry struct {
-	id       string
-	tid      string
-	memoryMB int
-	blocking bool
-	answered bool                    // the waiter has its answer (or was closed)
-	done     chan *entity.Activation // buffered(1); nil when not blocking
-	timer    *time.Timer
+	cfg     LeanConfig
+	log     *slog.Logger
+	topic   string
+	flights *inflight
 }
 
 var _ controller.Activator = (*Lean)(nil)
@@ -97,7 +81,9 @@ func NewLean(cfg LeanConfig) (*Lean, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Lean{cfg: cfg, log: cfg.Logger, topic: messaging.InvokerTopic(cfg.Invoker), inflight: map[string]*entry{}}, nil
+	l := &Lean{cfg: cfg, log: cfg.Logger, topic: messaging.InvokerTopic(cfg.Invoker)}
+	l.flights = newInflight(nil, l.done)
+	return l, nil
 }
 
 // Activate publishes the activation to the invoker and registers it in
@@ -113,37 +99,19 @@ func (l *Lean) Activate(ctx context.Context, req controller.ActivationRequest) (
 	if err != nil {
 		return nil, fmt.Errorf("loadbalancer: encoding the activation message: %w", err)
 	}
-	e := &entry{id: req.ActivationID, tid: req.TransactionID, memoryMB: req.Action.Limits.Memory, blocking: req.Blocking}
-	if req.Blocking {
-		e.done = make(chan *entity.Activation, 1)
-	}
+	e := &entry{id: req.ActivationID, tid: req.TransactionID, invoker: l.cfg.Invoker, memoryMB: req.Action.Limits.Memory, blocking: req.Blocking}
 	timeout := forcedTimeout(time.Duration(req.Action.Limits.Timeout)*time.Millisecond, l.cfg.TimeoutFloor, l.cfg.TimeoutFactor, l.cfg.TimeoutAddon)
 
 	// Register before sending: the ack may arrive before Send returns.
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil, entity.Errorf(entity.ErrUnavailable, "No invokers available.")
+	if err := l.flights.add(e, timeout); err != nil {
+		return nil, err
 	}
-	if _, dup := l.inflight[e.id]; dup {
-		l.mu.Unlock()
-		return nil, fmt.Errorf("loadbalancer: activation %s is already in flight", e.id)
-	}
-	l.inflight[e.id] = e
-	l.memoryMB += e.memoryMB
-	overloaded := l.memoryMB > l.cfg.UserMemoryMB
-	e.timer = time.AfterFunc(timeout, func() { l.forceComplete(e) })
-	l.mu.Unlock()
-	if overloaded {
+	if _, mem := l.flights.counts(); mem > l.cfg.UserMemoryMB {
 		l.log.Debug("invoker memory exhausted by in-flight activations; queuing", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
 	}
 
 	if err := l.cfg.Producer.Send(ctx, l.topic, msg); err != nil {
-		l.mu.Lock()
-		if l.inflight[e.id] == e {
-			l.removeLocked(e)
-		}
-		l.mu.Unlock()
+		l.flights.cancel(e)
 		if errors.Is(err, entity.ErrTooLarge) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			return nil, err
 		}
@@ -156,33 +124,13 @@ func (l *Lean) Activate(ctx context.Context, req controller.ActivationRequest) (
 	return e.done, nil
 }
 
-// removeLocked drops e from the bookkeeping. Called with l.mu held.
-func (l *Lean) removeLocked(e *entry) {
-	delete(l.inflight, e.id)
-	l.memoryMB -= e.memoryMB
-	e.timer.Stop()
-}
-
-// forceComplete ends an activation whose completion never came: its slot is
-// released and a blocking waiter is closed (the controller then reads the
-// store until its own wait ends).
-func (l *Lean) forceComplete(e *entry) {
-	l.mu.Lock()
-	if l.inflight[e.id] != e {
-		l.mu.Unlock()
-		return
+// done is called for every activation that leaves the bookkeeping by an
+// ack or by its forced-completion timer.
+func (l *Lean) done(e *entry, r result) {
+	if r == resultTimeout {
+		l.log.Warn("forced completion of an activation without ack", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
 	}
-	l.removeLocked(e)
-	if e.done != nil && !e.answered {
-		e.answered = true
-		close(e.done)
-	}
-	l.mu.Unlock()
-	l.log.Warn("forced completion of an activation without ack", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
 }
-
-// fetchRetryDelay is the pause after a failed Fetch of acks.
-const fetchRetryDelay = 100 * time.Millisecond
 
 // Run consumes acks until ctx ends or the ack consumer is closed
 // (messaging.ErrClosed; other Fetch errors are logged and retried), then
@@ -190,83 +138,29 @@ const fetchRetryDelay = 100 * time.Millisecond
 // every blocking waiter still open is closed. It returns nil when the
 // consumer was closed, else ctx's error.
 func (l *Lean) Run(ctx context.Context) error {
-	defer l.shutdown()
-	for {
-		m, err := l.cfg.Acks.Fetch(ctx)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case errors.Is(err, messaging.ErrClosed):
-				return nil
-			}
-			l.log.Warn("fetching acks; retrying", "err", err)
-			t := time.NewTimer(fetchRetryDelay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			}
-			continue
-		}
-		if err := l.cfg.Acks.Commit(ctx, m); err != nil {
-			l.log.Warn("committing ack offset", "offset", m.Offset, "err", err)
-		}
+	defer l.flights.close()
+	return consume(ctx, l.cfg.Acks, l.log, "acks", func(m messaging.Message) {
 		a, err := messaging.DecodeAck(m.Value)
 		if err != nil {
 			l.log.Warn("dropping malformed ack", "offset", m.Offset, "err", err)
-			continue
+			return
 		}
 		l.processAck(&a)
-	}
+	})
 }
 
 // processAck applies an ack to its in-flight entry. Acks for unknown
 // activations (forced complete already, or a duplicate) are ignored.
 func (l *Lean) processAck(a *messaging.Ack) {
-	l.mu.Lock()
-	e := l.inflight[a.ActivationID]
-	if e == nil {
-		l.mu.Unlock()
+	if !l.flights.ack(a) {
 		l.log.Debug("ack for an activation not in flight", "tid", a.TransID.ID, "activationId", a.ActivationID, "kind", a.Kind.String())
 		return
 	}
-	eff := classifyAck(a.Kind, e.blocking, e.answered, a.Record != nil)
-	if eff.deliver {
-		e.done <- a.Record
-	}
-	if eff.close {
-		e.answered = true
-		close(e.done)
-	}
-	if eff.release {
-		l.removeLocked(e)
-	}
-	l.mu.Unlock()
 	if a.IsSystemError {
 		l.log.Warn("activation ended with a system error", "tid", a.TransID.ID, "activationId", a.ActivationID)
 	}
 }
 
-// shutdown closes the balancer and every open waiter.
-func (l *Lean) shutdown() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	for _, e := range l.inflight {
-		l.removeLocked(e)
-		if e.done != nil && !e.answered {
-			e.answered = true
-			close(e.done)
-		}
-	}
-}
-
 // InFlight reports how many activations are in flight and the memory they
 // hold.
-func (l *Lean) InFlight() (count, memoryMB int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.inflight), l.memoryMB
-}
+func (l *Lean) InFlight() (count, memoryMB int) { return l.flights.counts() }
