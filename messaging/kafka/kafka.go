@@ -193,12 +193,13 @@ func errorLogger(l *slog.Logger, attrs ...any) kafkago.Logger {
 type errKind int
 
 const (
-	kindUnavailable errKind = iota // the cluster did not accept the request; retry later
-	kindTooLarge                   // the message exceeds a size limit
-	kindInvalid                    // the request itself is wrong (bad topic name or config)
-	kindExists                     // the topic already exists
-	kindClosed                     // the kafka-go writer or reader is closed
-	kindCanceled                   // the caller's ctx ended
+	kindUnavailable  errKind = iota // the cluster did not accept the request; retry later
+	kindUnknownTopic                // the topic is not in the (possibly stale) metadata
+	kindTooLarge                    // the message exceeds a size limit
+	kindInvalid                     // the request itself is wrong (bad topic name or config)
+	kindExists                      // the topic already exists
+	kindClosed                      // the kafka-go writer or reader is closed
+	kindCanceled                    // the caller's ctx ended
 )
 
 // classify maps an error of kafka-go (possibly wrapped, or a WriteErrors
@@ -227,6 +228,8 @@ func classify(err error) errKind {
 			return kindTooLarge
 		case kafkago.TopicAlreadyExists:
 			return kindExists
+		case kafkago.UnknownTopicOrPartition:
+			return kindUnknownTopic
 		case kafkago.InvalidTopic, kafkago.InvalidPartitionNumber, kafkago.InvalidReplicationFactor,
 			kafkago.InvalidReplicaAssignment, kafkago.InvalidConfiguration, kafkago.PolicyViolation,
 			kafkago.InvalidRequest:

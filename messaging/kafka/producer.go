@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
@@ -79,11 +80,60 @@ func (p *Producer) Send(ctx context.Context, topic string, msg []byte) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	defer cancel()
-	err := p.w.WriteMessages(sctx, m)
-	if err == nil {
-		return nil
+	checked := false
+	for {
+		err := p.w.WriteMessages(sctx, m)
+		if err == nil {
+			return nil
+		}
+		if classify(err) != kindUnknownTopic || sctx.Err() != nil {
+			return p.sendError(ctx, topic, len(msg), err)
+		}
+		// The writer's metadata may predate the topic's creation (it is
+		// refreshed every Config.MetadataTTL): ask the cluster once, fail
+		// at once if the topic really does not exist, else retry until the
+		// writer sees it.
+		if !checked {
+			checked = true
+			exists, cerr := p.topicExists(sctx, full)
+			if cerr == nil && !exists {
+				return entity.Errorf(entity.ErrUnavailable, "kafka: topic %s does not exist (it is created when its consumer starts)", full)
+			}
+		}
+		t := time.NewTimer(unknownTopicRetry)
+		select {
+		case <-t.C:
+		case <-sctx.Done():
+			t.Stop()
+			return p.sendError(ctx, topic, len(msg), err)
+		case <-p.done:
+			t.Stop()
+			return messaging.ErrClosed
+		}
 	}
-	return p.sendError(ctx, topic, len(msg), err)
+}
+
+// unknownTopicRetry is how often Send retries a topic its writer does not
+// know yet.
+const unknownTopicRetry = 50 * time.Millisecond
+
+// topicExists asks the cluster, over fresh metadata (a new transport: the
+// writer's caches it), whether topic (prefixed) exists. It never asks the
+// broker to create it.
+func (p *Producer) topicExists(ctx context.Context, topic string) (bool, error) {
+	tr := p.cfg.transport()
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: p.cfg.addr(), Timeout: p.cfg.RequestTimeout, Transport: tr}
+	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return false, err
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic {
+			return t.Error == nil, nil
+		}
+	}
+	return false, nil
 }
 
 // sendError maps an error of WriteMessages to the seam's error kinds.
