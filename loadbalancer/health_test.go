@@ -48,7 +48,9 @@ func disabledPing(at time.Duration) healthEvent {
 	return healthEvent{kind: eventPing, enabled: false, now: t0.Add(at)}
 }
 func tick(at time.Duration) healthEvent { return healthEvent{kind: eventTick, now: t0.Add(at)} }
-func res(r result) healthEvent         { return healthEvent{kind: eventResult, result: r, now: t0.Add(time.Second)} }
+func res(r result) healthEvent {
+	return healthEvent{kind: eventResult, result: r, now: t0.Add(time.Second)}
+}
 
 func TestTransition(t *testing.T) {
 	tests := []struct {

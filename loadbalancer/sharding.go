@@ -84,7 +84,7 @@ type Sharding struct {
 	healthID entity.Identity
 
 	mu       sync.Mutex
-	invokers []invokerRecord   // by instance number
+	invokers []invokerRecord    // by instance number
 	slots    []*nestedSemaphore // by instance number
 	steps    map[int][]int      // step sizes by set size
 	runCtx   context.Context    // Run's context while it runs, else nil
