@@ -78,8 +78,9 @@ func NewConsumer(cfg Config, topic, group string) (*Consumer, error) {
 }
 
 // Fetch returns the group's next message on this member's partitions,
-// waiting until one arrives, ctx ends (ctx's error) or the consumer closes
-// (messaging.ErrClosed). Message.Topic is the unprefixed topic name.
+// waiting until one arrives, ctx ends (ctx's error), the consumer closes
+// (messaging.ErrClosed) or the group cannot be joined (an error wrapping
+// entity.ErrUnavailable; retry). Message.Topic is the unprefixed topic name.
 func (c *Consumer) Fetch(ctx context.Context) (messaging.Message, error) {
 	if err := closedErr(c.done); err != nil {
 		return messaging.Message{}, err

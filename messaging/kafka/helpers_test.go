@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/messaging"
 )
 
@@ -99,6 +100,11 @@ func take(t testing.TB, c messaging.Consumer) messaging.Message {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	m, err := c.Fetch(ctx)
+	// A consumer loop retries ErrUnavailable (a broker briefly away).
+	for retryable(err) {
+		t.Logf("Fetch (retrying): %v", err)
+		m, err = c.Fetch(ctx)
+	}
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -116,4 +122,9 @@ func nothingPending(t testing.TB, c messaging.Consumer, wait time.Duration) {
 	if m, err := c.Fetch(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Fetch = %q (partition %d offset %d), %v; want nothing pending", m.Value, m.Partition, m.Offset, err)
 	}
+}
+
+// retryable reports whether a consumer loop retries err.
+func retryable(err error) bool {
+	return errors.Is(err, entity.ErrUnavailable) && !errors.Is(err, messaging.ErrClosed)
 }

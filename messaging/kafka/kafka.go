@@ -25,9 +25,12 @@
 //     (at-most-once, §5.6), so a restarted member of the group resumes
 //     after the last committed message: fetched-and-committed messages are
 //     not re-delivered, messages that were never fetched are not lost.
-//   - Fetch blocks until a message arrives or ctx ends (ctx's error); while
-//     the brokers are unreachable it keeps waiting (kafka-go retries in the
-//     background), as a consumer loop wants.
+//   - Fetch blocks until a message arrives or ctx ends (ctx's error). While
+//     the group coordinator is unreachable it returns an error wrapping
+//     entity.ErrUnavailable each time kafka-go fails to join the group
+//     (paced by its join backoff, 250 ms); a consumer loop retries such
+//     errors and ends on messaging.ErrClosed. It resumes by itself when the
+//     brokers return.
 //   - Close on a producer or consumer makes later (and blocked) calls
 //     return messaging.ErrClosed, which wraps entity.ErrUnavailable.
 //     Producer.Close flushes pending messages first; Consumer.Close leaves

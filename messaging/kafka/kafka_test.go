@@ -195,6 +195,10 @@ func startMember(t *testing.T, c *Consumer) *member {
 			if errors.Is(err, messaging.ErrClosed) {
 				return
 			}
+			if retryable(err) {
+				t.Logf("Fetch (retrying): %v", err)
+				continue
+			}
 			if err != nil {
 				t.Errorf("Fetch: %v", err)
 				return
