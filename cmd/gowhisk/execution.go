@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/gowhisk/gowhisk/entity"
@@ -221,6 +222,12 @@ func (x *execution) closeSandbox(ctx context.Context) error {
 	var errs []error
 	if err := x.sandbox.cleanup(ctx, sandboxCleanupTimeout); err != nil {
 		errs = append(errs, fmt.Errorf("removing sandboxes: %w", err))
+	} else if x.sandbox.dir != "" {
+		// Nothing is left to recover after a crash: remove the launchers
+		// and the empty sandbox directories too.
+		if err := os.RemoveAll(x.sandbox.dir); err != nil {
+			errs = append(errs, fmt.Errorf("removing the sandbox directory: %w", err))
+		}
 	}
 	if err := x.sandbox.close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the sandbox: %w", err))

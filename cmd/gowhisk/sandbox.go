@@ -37,6 +37,10 @@ type sandbox struct {
 	kind    string // sandboxProcess or sandboxDocker
 	factory container.Factory
 	close   func() error // releases the factory's resources (after Cleanup)
+	// dir is the process sandbox's directory of this invoker
+	// (<work root>/<invoker name>, see process.Config.WorkRoot), removed
+	// after a complete cleanup at shutdown; "" for docker.
+	dir string
 }
 
 // sandboxConfig is what opening a sandbox needs besides the flags.
@@ -172,7 +176,7 @@ func openProcessSandbox(ctx context.Context, c sandboxConfig) (*sandbox, error) 
 	if err != nil {
 		return nil, fmt.Errorf("process sandbox: %w", err)
 	}
-	return &sandbox{kind: sandboxProcess, factory: f, close: func() error { return nil }}, nil
+	return &sandbox{kind: sandboxProcess, factory: f, close: func() error { return nil }, dir: filepath.Join(root, c.invoker)}, nil
 }
 
 func openDockerSandbox(ctx context.Context, c sandboxConfig) (*sandbox, error) {

@@ -52,6 +52,9 @@ func TestExecution(t *testing.T) {
 	if n := countProcesses(t, filepath.Join(tmp, "sandbox")); n > 0 {
 		t.Errorf("%d action processes still run after the server stopped", n)
 	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "sandbox", "*", "*")); len(left) > 0 {
+		t.Errorf("the server left sandbox files after a clean stop: %q", left)
+	}
 }
 
 // healthy checks that the invoker still serves other actions.
