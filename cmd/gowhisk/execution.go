@@ -185,6 +185,7 @@ func poolStemCells(m *entity.Manifest, manifestJSON []byte) ([]pool.StemCell, er
 // left), the pool destroys every container, the factory removes whatever
 // is left of the invoker's sandboxes, and the bus closes.
 func (x *execution) stop(ctx context.Context) error {
+	x.drainBus(ctx)
 	_ = x.work.Close()
 	if err := x.waitLoop(ctx, x.invokerDone); err != nil {
 		x.log.Warn("invoker loop", "err", err)
@@ -201,6 +202,23 @@ func (x *execution) stop(ctx context.Context) error {
 	errs = append(errs, x.closeSandbox(ctx))
 	_ = x.bus.Close()
 	return errors.Join(errs...)
+}
+
+// drainBus waits, bounded by ctx, until the invoker has fetched every
+// accepted activation: the in-process bus loses what it holds when it
+// closes.
+func (x *execution) drainBus(ctx context.Context) {
+	topic := messaging.InvokerTopic(invokerID)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for x.bus.Stats(topic).Retained > 0 {
+		select {
+		case <-ctx.Done():
+			x.log.Warn("activations still queued for the invoker are dropped", "count", x.bus.Stats(topic).Retained)
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // waitLoop waits for a loop to return; when ctx ends first it cancels the

@@ -48,6 +48,10 @@ func TestExecution(t *testing.T) {
 	t.Run("trigger rule action", func(t *testing.T) { testTriggerRuleAction(t, c) })
 	t.Run("activation logs", func(t *testing.T) { testActivationLogs(t, c) })
 
+	// SIGTERM lets the activations in progress finish and stores their
+	// records before the store closes.
+	c.putAction(t, "slow", source("nodejs:20", `function main() { return new Promise(r => setTimeout(() => r({slept: true}), 1000)) }`), nil)
+	slowID := c.invokeAsync(t, "slow", nil)
 	srv.stop(t)
 	if n := countProcesses(t, filepath.Join(tmp, "sandbox")); n > 0 {
 		t.Errorf("%d action processes still run after the server stopped", n)
@@ -55,6 +59,12 @@ func TestExecution(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "sandbox", "*", "*")); len(left) > 0 {
 		t.Errorf("the server left sandbox files after a clean stop: %q", left)
 	}
+	srv = startServer(t, bin, "--data-dir", filepath.Join(tmp, "data"), "--sandbox", "process", "--sandbox-dir", filepath.Join(tmp, "sandbox"))
+	c = api{t: t, srv: srv}
+	if a := c.activation(t, slowID); a.Response.Status != "success" {
+		t.Errorf("activation running at shutdown: %s, want its successful record", a.raw)
+	}
+	srv.stop(t)
 }
 
 // healthy checks that the invoker still serves other actions.
