@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/gowhisk/gowhisk/invoker/pool"
 	"github.com/gowhisk/gowhisk/runtimes"
 )
@@ -161,5 +163,21 @@ func TestStandaloneValidateExecutionFlags(t *testing.T) {
 				t.Fatalf("validate = %v, want a usage error about %s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestStandaloneFlagsHaveEnv(t *testing.T) {
+	cmd := newStandaloneCmd(env{Getenv: func(string) string { return "" }})
+	n := 0
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		n++
+		names := f.Annotations[envAnnotation]
+		want := "GOWHISK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if len(names) != 1 || names[0] != want {
+			t.Errorf("flag --%s: env %v, want %s", f.Name, names, want)
+		}
+	})
+	if n < 20 {
+		t.Fatalf("only %d flags", n)
 	}
 }
