@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -270,7 +271,13 @@ func (a *app) augmentWeb(ctx context.Context, cmd *cobra.Command, qn qualifiedNa
 	if webSet {
 		base := append([]keyValue(nil), annots...)
 		if len(annots) == 0 && exists {
-			base = append(base, existing...)
+			// Carry the existing annotations forward, except those the
+			// update deletes (they would be merged back otherwise).
+			for _, kv := range existing {
+				if !slices.Contains(f.delAnnotation, kv.Key) {
+					base = append(base, kv)
+				}
+			}
 		}
 		var err error
 		if out, err = webAnnotations(f.web, base); err != nil {
