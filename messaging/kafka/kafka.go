@@ -10,9 +10,11 @@
 //     different prefixes can share a cluster. Message.Topic is the
 //     unprefixed name.
 //   - Send returns once the partition leader acknowledged the message
-//     (acks=1). Writers batch for Config.BatchTimeout (1 ms: kafka-go's 1 s
-//     default is wrong for an RPC-like workload) and each producer has its
-//     own kafka-go Transport (the shared default caches metadata ~6 s).
+//     (acks=1). A Send with few others in progress is written at once;
+//     beyond 16 concurrent Sends they share batches of up to
+//     Config.BatchTimeout (kafka-go's 1 s default is wrong for an RPC-like
+//     workload; see Producer). Each producer has its own kafka-go
+//     Transport (the shared default caches metadata ~6 s).
 //     Errors wrap entity.ErrTooLarge for a message above
 //     Config.MaxMessageBytes or the topic's max.message.bytes, and
 //     entity.ErrUnavailable when no broker accepts the message within
@@ -56,7 +58,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultClientID          = "gowhisk"
-	DefaultBatchTimeout      = time.Millisecond
+	DefaultBatchTimeout      = 50 * time.Microsecond
 	DefaultMaxMessageBytes   = 1<<20 + 6068 // reference §5.4: completed<N>'s max.message.bytes
 	DefaultReadMaxWait       = 250 * time.Millisecond
 	DefaultHeartbeatInterval = time.Second
@@ -87,7 +89,8 @@ type Config struct {
 	TopicPrefix string
 	// ClientID identifies this process to the brokers.
 	ClientID string
-	// BatchTimeout is how long a producer waits to fill a batch.
+	// BatchTimeout is how long a producer waits to fill a batch when many
+	// Sends are in progress (see Producer).
 	BatchTimeout time.Duration
 	// MaxMessageBytes is the largest message Send accepts (larger ones fail
 	// with entity.ErrTooLarge without reaching the broker).

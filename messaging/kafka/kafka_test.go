@@ -22,7 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BatchTimeout != time.Millisecond || cfg.MaxMessageBytes != 1<<20+6068 || cfg.ReadMaxWait != 250*time.Millisecond ||
+	if cfg.BatchTimeout != 50*time.Microsecond || cfg.MaxMessageBytes != 1<<20+6068 || cfg.ReadMaxWait != 250*time.Millisecond ||
 		cfg.ClientID != "gowhisk" || cfg.Logger == nil || cfg.HeartbeatInterval >= cfg.SessionTimeout {
 		t.Fatalf("defaults %+v", cfg)
 	}
@@ -430,4 +430,39 @@ func TestSendToUnknownTopic(t *testing.T) {
 			t.Fatalf("Send after creating the topic = %v", err)
 		}
 	}
+}
+
+func TestManyConcurrentSendersKeepTheirOrder(t *testing.T) {
+	cluster := newCluster(t)
+	cfg := testConfig(t, cluster)
+	ensure(t, cfg, InvokerTopics(0))
+	p := newProducer(t, cfg)
+	const senders, each = 40, 25 // beyond batchAbove: both writers are used
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Go(func() {
+			for i := range each {
+				if err := p.Send(context.Background(), "invoker0", []byte(fmt.Sprintf("%d-%d", g, i))); err != nil {
+					t.Errorf("Send: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("writes: unbatched %d, batched %d", p.single.Stats().Writes, p.batching.Stats().Writes)
+	c := newConsumer(t, cfg, "invoker0", "check")
+	next := make([]int, senders)
+	for range senders * each {
+		m := take(t, c)
+		var g, i int
+		if _, err := fmt.Sscanf(string(m.Value), "%d-%d", &g, &i); err != nil || g < 0 || g >= senders {
+			t.Fatalf("unexpected message %q", m.Value)
+		}
+		if i != next[g] {
+			t.Fatalf("sender %d: got message %d, want %d (lost, duplicated or reordered)", g, i, next[g])
+		}
+		next[g]++
+	}
+	nothingPending(t, c, time.Second)
 }

@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -17,12 +19,31 @@ import (
 // message against Writer.BatchBytes (length fields, attributes, timestamp).
 const messageOverhead = 64
 
-// Producer sends messages to Kafka topics. It is safe for concurrent use;
-// concurrent Sends share batches. Create it with NewProducer.
+// batchAbove is how many concurrent Sends go to the unbatched writer.
+const batchAbove = 16
+
+// Producer sends messages to Kafka topics. It is safe for concurrent use.
+// Create it with NewProducer.
+//
+// It holds two kafka-go writers over one private transport. kafka-go writes
+// the batches of a partition one after another and flushes a batch only
+// when it is full or its timer fires, and a Go timer shorter than 1 ms
+// costs ~1 ms on a lightly loaded machine: any batch timeout would
+// dominate an idle Send (measured: p50 1.2 ms with 1 ms or 50 µs). So up
+// to 16 Sends in progress go to a writer with batches of one message
+// (p50 ≈ 60 µs, ~25k messages/s per partition), and the Sends beyond
+// those to a batching writer with Config.BatchTimeout (measured with 32
+// concurrent senders: ~115k messages/s, p50 ≈ 0.2 ms with 50 µs; ~23k
+// messages/s, p50 1.3 ms with 1 ms). Sends that are not concurrent keep
+// their order.
 type Producer struct {
-	cfg Config
-	w   *kafkago.Writer
-	tr  *kafkago.Transport
+	cfg      Config
+	single   *kafkago.Writer
+	batching *kafkago.Writer
+	tr       *kafkago.Transport
+	inflight atomic.Int64
+	// batchAbove is how many Sends in progress the single writer takes.
+	batchAbove int64
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -37,21 +58,30 @@ func NewProducer(cfg Config) (*Producer, error) {
 		return nil, err
 	}
 	tr := cfg.transport()
-	w := &kafkago.Writer{
+	p := &Producer{cfg: cfg, tr: tr, batchAbove: batchAbove, done: make(chan struct{})}
+	p.single = newWriter(cfg, tr, 1, cfg.BatchTimeout)
+	p.batching = newWriter(cfg, tr, 0, cfg.BatchTimeout)
+	return p, nil
+}
+
+// newWriter returns a synchronous writer with acks=1 and bounded retries;
+// batchSize 0 is kafka-go's default (100 messages).
+func newWriter(cfg Config, tr *kafkago.Transport, batchSize int, batchTimeout time.Duration) *kafkago.Writer {
+	return &kafkago.Writer{
 		Addr:            cfg.addr(),
 		Balancer:        &kafkago.RoundRobin{},
 		MaxAttempts:     writeMaxAttempts,
 		WriteBackoffMin: writeBackoffMin,
 		WriteBackoffMax: writeBackoffMax,
+		BatchSize:       batchSize,
 		BatchBytes:      int64(cfg.MaxMessageBytes) + messageOverhead,
-		BatchTimeout:    cfg.BatchTimeout,
+		BatchTimeout:    batchTimeout,
 		ReadTimeout:     cfg.RequestTimeout,
 		WriteTimeout:    cfg.RequestTimeout,
 		RequiredAcks:    kafkago.RequireOne,
 		Transport:       tr,
 		ErrorLogger:     errorLogger(cfg.Logger, "component", "kafka-producer"),
 	}
-	return &Producer{cfg: cfg, w: w, tr: tr, done: make(chan struct{})}, nil
 }
 
 var _ messaging.Producer = (*Producer)(nil)
@@ -80,9 +110,14 @@ func (p *Producer) Send(ctx context.Context, topic string, msg []byte) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	defer cancel()
+	w := p.single
+	if p.inflight.Add(1) > p.batchAbove {
+		w = p.batching
+	}
+	defer p.inflight.Add(-1)
 	checked := false
 	for {
-		err := p.w.WriteMessages(sctx, m)
+		err := w.WriteMessages(sctx, m)
 		if err == nil {
 			return nil
 		}
@@ -164,7 +199,7 @@ func (p *Producer) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
 		close(p.done)
-		err = p.w.Close()
+		err = errors.Join(p.single.Close(), p.batching.Close())
 		p.tr.CloseIdleConnections()
 	})
 	return err
