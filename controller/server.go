@@ -52,6 +52,17 @@ type Config struct {
 	Build       string
 	BuildNo     string
 	Now         func() time.Time // optional, defaults to time.Now
+
+	// OnEntityWrite, if set, is called after every successful write or
+	// delete of an entity (action, package, trigger or rule) this
+	// controller makes, synchronously on the request's goroutine, after
+	// the store has the change: a distributed deployment publishes a cache
+	// invalidation for the other controllers (reference §6.6), which call
+	// InvalidateDocID when they receive it. It must not block.
+	OnEntityWrite func(kind entity.Kind, name entity.FQN)
+	// Invokers, if set, lists the invokers with their health for GET
+	// /invokers (the sharding balancer's view); nil shows none.
+	Invokers func() []InvokerStatus
 }
 
 // Server is the controller's HTTP API. Create it with New.
@@ -94,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.OnEntityWrite != nil {
+		cfg.Entities = notifyingStore{Store: cfg.Entities, onWrite: cfg.OnEntityWrite}
 	}
 	s := &Server{
 		cfg:      cfg,
@@ -140,6 +154,7 @@ func (s *Server) routes() *gin.Engine {
 	e.NoMethod(s.methodNotAllowed)
 
 	e.GET("/ping", s.ping)
+	s.registerInvokerRoutes(e)
 	e.GET("/", s.controllerInfo)
 	e.GET("/api/v1", s.apiInfo)
 	e.GET("/api/v1/", s.apiInfo)
