@@ -23,12 +23,19 @@ const (
 	msgProvision    = "Failed to provision resources to run the action."
 
 	// LogsDeveloperError is appended to an activation's logs when it ended
-	// in a developer error (logs were read without waiting for sentinels).
+	// in a developer error and its logs may be incomplete: the sentinels
+	// were not all seen, or the action timed out or its sandbox died.
 	LogsDeveloperError = "The action did not initialize or run as expected. Log data might be missing."
 	// LogsCollectionFailed is appended when reading the logs failed or
 	// timed out before both sentinels were seen.
 	LogsCollectionFailed = "There was an issue while collecting your logs. Data might be missing."
 )
+
+// ErrLogsIncomplete is wrapped by Container.Logs, when asked to wait for
+// the sentinels, if a stream ended, or the wait was cut short, before both
+// sentinels were seen: the lines returned are those read until then, and
+// output may be missing.
+var ErrLogsIncomplete = errors.New("the log sentinels were not all seen")
 
 // InterpretRun turns the answer to /run (or the error of Container.Run)
 // into an activation response, as OpenWhisk's

@@ -1,9 +1,11 @@
 package pool
 
 import (
+	"errors"
 	"iter"
 	"time"
 
+	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/invoker/container"
 )
 
@@ -213,4 +215,46 @@ func nextWake(s state, idleSince, now time.Time, grace, idleTimeout time.Duratio
 		return 0, false
 	}
 	return max(at.Sub(now), 0), true
+}
+
+// logPlan is how the logs of a finished activation are read.
+type logPlan struct {
+	wait   bool          // wait for the sentinels
+	bound  time.Duration // bounds the whole read
+	notice string        // appended when the read reports an error
+	always bool          // append notice whatever the read reports
+}
+
+// planLogs decides how to read the logs of an activation that ended with
+// response status code, failed is the Container error of its /init or
+// /run (nil when the runtime answered) and limit its log limit in bytes.
+//
+// The sentinels are awaited, within OpenWhisk's collection timeout, after a
+// success, an application error or a whisk error; a failed read then gets
+// the collection-failure notice. After a developer error the runtime
+// normally writes them at once (after a failed /init, after an exception),
+// so they are awaited only briefly (a sandbox that has exited ends its
+// streams sooner), and the developer-error notice says that logs may be
+// missing when they were not all seen. A timed-out action still runs and
+// writes no sentinel: its logs are read as they are. A timed-out, crashed
+// or OOM-killed action always gets the notice.
+func planLogs(code int, failed error, limit int64) logPlan {
+	collect := logCollectTimeout(limit)
+	if code != entity.StatusDeveloperError {
+		return logPlan{wait: true, bound: collect, notice: container.LogsCollectionFailed}
+	}
+	p := logPlan{wait: true, bound: min(devErrorLogWait, collect), notice: container.LogsDeveloperError}
+	switch {
+	case container.TimedOut(failed):
+		p.wait, p.always = false, true
+	case errors.Is(failed, container.ErrExited) || errors.Is(failed, container.ErrOOM):
+		p.always = true
+	}
+	return p
+}
+
+// logCollectTimeout is OpenWhisk's overall log-reading timeout:
+// max(log limit in MB, 5) × 2 s.
+func logCollectTimeout(limit int64) time.Duration {
+	return max(time.Duration(limit>>20)*2*time.Second, minLogCollectTimeout)
 }

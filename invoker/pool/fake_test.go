@@ -29,6 +29,9 @@ type fakeFactory struct {
 	logErr        error
 	logsTruncated bool
 	logs          func(c *fakeContainer) []container.LogLine
+	// readLogs, when set, replaces logs, logErr and logsTruncated: a
+	// scripted runtime's output as Logs would return it.
+	readLogs func(ctx context.Context, c *fakeContainer, wait bool) ([]container.LogLine, error)
 	// onCreate is called after each successful Create.
 	onCreate func(c *fakeContainer)
 }
@@ -169,6 +172,10 @@ func (c *fakeContainer) Logs(ctx context.Context, limit int64, waitSentinels boo
 		c.waitFlags = append(c.waitFlags, waitSentinels)
 	}
 	c.mu.Unlock()
+	if c.f.readLogs != nil {
+		lines, err := c.f.readLogs(ctx, c, waitSentinels)
+		return lines, false, err
+	}
 	var lines []container.LogLine
 	if c.f.logs != nil {
 		lines = c.f.logs(c)

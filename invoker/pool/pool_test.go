@@ -273,29 +273,30 @@ func TestContainerFate(t *testing.T) {
 		destroy  bool
 		timedOut bool
 		wantWait bool // Logs waited for sentinels
+		notice   bool // the developer-error notice is appended (Logs reports no error)
 	}{
 		{"success keeps", func(context.Context) (container.RunResult, error) {
 			return container.RunResult{Status: 200, Body: []byte(`{"ok":1}`)}, nil
-		}, entity.StatusSuccess, false, false, true},
+		}, entity.StatusSuccess, false, false, true, false},
 		{"application error keeps", func(context.Context) (container.RunResult, error) {
 			return container.RunResult{Status: 200, Body: []byte(`{"error":"handled"}`)}, nil
-		}, entity.StatusApplicationError, false, false, true},
+		}, entity.StatusApplicationError, false, false, true, false},
 		{"developer error destroys", func(context.Context) (container.RunResult, error) {
 			return container.RunResult{Status: 502, Body: []byte(`{"error":"An error has occurred: x"}`)}, nil
-		}, entity.StatusDeveloperError, true, false, false},
+		}, entity.StatusDeveloperError, true, false, true, false},
 		{"scalar destroys", func(context.Context) (container.RunResult, error) {
 			return container.RunResult{Status: 200, Body: []byte(`42`)}, nil
-		}, entity.StatusDeveloperError, true, false, false},
+		}, entity.StatusDeveloperError, true, false, true, false},
 		{"exit destroys", func(context.Context) (container.RunResult, error) {
 			return container.RunResult{}, container.ErrExited
-		}, entity.StatusDeveloperError, true, false, false},
+		}, entity.StatusDeveloperError, true, false, true, true},
 		{"timeout destroys", func(ctx context.Context) (container.RunResult, error) {
 			<-ctx.Done()
 			return container.RunResult{}, container.ErrTimeout
-		}, entity.StatusDeveloperError, true, true, false},
+		}, entity.StatusDeveloperError, true, true, false, true},
 		{"whisk error destroys", func(context.Context) (container.RunResult, error) {
 			return container.RunResult{}, container.ErrProvision
-		}, entity.StatusWhiskError, true, false, true},
+		}, entity.StatusWhiskError, true, false, true, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,7 +327,7 @@ func TestContainerFate(t *testing.T) {
 				t.Fatalf("logs %q", out.Logs)
 			}
 			last := out.Logs[len(out.Logs)-1]
-			if hasDev := strings.HasSuffix(last, "stderr: "+container.LogsDeveloperError); hasDev != (tc.wantCode == entity.StatusDeveloperError) {
+			if hasDev := strings.HasSuffix(last, "stderr: "+container.LogsDeveloperError); hasDev != tc.notice {
 				t.Fatalf("logs %q", out.Logs)
 			}
 			c.mu.Lock()
@@ -346,12 +347,14 @@ func TestContainerFate(t *testing.T) {
 
 func TestInitFailure(t *testing.T) {
 	tests := []struct {
-		name string
-		err  error
-		want string
+		name   string
+		err    error
+		want   string
+		notice bool // Logs reports no error: the notice only where output may be missing
 	}{
-		{"error field", &container.InitError{Status: 502, Body: []byte(`{"error":"SyntaxError: Unexpected token"}`)}, `{"error":"SyntaxError: Unexpected token"}`},
-		{"timeout", container.ErrTimeout, `{"error":"The action exceeded its time limits of 5000 milliseconds during initialization."}`},
+		{"error field", &container.InitError{Status: 502, Body: []byte(`{"error":"SyntaxError: Unexpected token"}`)}, `{"error":"SyntaxError: Unexpected token"}`, false},
+		{"timeout", container.ErrTimeout, `{"error":"The action exceeded its time limits of 5000 milliseconds during initialization."}`, true},
+		{"exited", container.ErrExited, `{"error":"The action did not initialize and exited unexpectedly."}`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,7 +370,7 @@ func TestInitFailure(t *testing.T) {
 			if !out.Cold || out.Start.IsZero() || out.End.Before(out.Start) {
 				t.Fatalf("outcome %+v", out)
 			}
-			if len(out.Logs) != 1 || !strings.HasSuffix(out.Logs[0], container.LogsDeveloperError) {
+			if hasDev := len(out.Logs) == 1 && strings.HasSuffix(out.Logs[0], container.LogsDeveloperError); hasDev != tc.notice || len(out.Logs) > 1 {
 				t.Fatalf("logs %q", out.Logs)
 			}
 			c := f.byID(out.ContainerID)

@@ -114,7 +114,7 @@ func (p *Pool) initAndRun(ctx context.Context, job Job, e *entry, g *gate) Outco
 		p.changed()
 		p.mu.Unlock()
 		close(g.done)
-		out.Logs = p.collectLogs(ctx, e, job, resp)
+		out.Logs = p.collectLogs(ctx, e, job, resp, err)
 		p.mu.Lock()
 		p.release(e, evRunFailed, p.clock.Now())
 		p.mu.Unlock()
@@ -143,7 +143,7 @@ func (p *Pool) runOn(ctx context.Context, job Job, e *entry, out *Outcome) {
 	out.End = p.clock.Now()
 	out.TimedOut = container.TimedOut(err)
 	out.Response = container.InterpretRun(res, err, job.Timeout, p.cfg.TruncationSize)
-	out.Logs = p.collectLogs(ctx, e, job, out.Response)
+	out.Logs = p.collectLogs(ctx, e, job, out.Response, err)
 	ev := evRunDone
 	if c := out.Response.StatusCode; c == entity.StatusDeveloperError || c == entity.StatusWhiskError {
 		ev = evRunFailed
@@ -167,29 +167,22 @@ func (p *Pool) release(e *entry, ev event, now time.Time) {
 	p.changed()
 }
 
-// collectLogs reads the activation's logs (waiting for the sentinels
-// unless the activation ended in a developer error) and formats them as
-// OpenWhisk stores them, with its notices appended.
-func (p *Pool) collectLogs(ctx context.Context, e *entry, job Job, resp entity.Response) []string {
-	devErr := resp.StatusCode == entity.StatusDeveloperError
-	lctx, cancel := context.WithTimeout(ctx, logCollectTimeout(job.LogLimit))
+// collectLogs reads the activation's logs as planLogs decides (failed is
+// the Container error of its /init or /run) and formats them as OpenWhisk
+// stores them, with its notices appended.
+func (p *Pool) collectLogs(ctx context.Context, e *entry, job Job, resp entity.Response, failed error) []string {
+	plan := planLogs(resp.StatusCode, failed, job.LogLimit)
+	lctx, cancel := context.WithTimeout(ctx, plan.bound)
 	e.logMu.Lock()
-	lines, truncated, err := e.c.Logs(lctx, job.LogLimit, !devErr)
+	lines, truncated, err := e.c.Logs(lctx, job.LogLimit, plan.wait)
 	e.logMu.Unlock()
 	cancel()
 	logs := container.FormatLogs(lines, truncated, job.LogLimit)
-	if err != nil && !devErr {
-		p.log.Debug("pool: log collection failed", "container", e.name, "error", err)
-		logs = append(logs, container.FormatLogLine(p.clock.Now(), "stderr", container.LogsCollectionFailed))
+	if err != nil {
+		p.log.Debug("pool: logs incomplete", "container", e.name, "error", err)
 	}
-	if devErr {
-		logs = append(logs, container.FormatLogLine(p.clock.Now(), "stderr", container.LogsDeveloperError))
+	if err != nil || plan.always {
+		logs = append(logs, container.FormatLogLine(p.clock.Now(), "stderr", plan.notice))
 	}
 	return logs
-}
-
-// logCollectTimeout is OpenWhisk's overall log-reading timeout:
-// max(log limit in MB, 5) × 2 s.
-func logCollectTimeout(limit int64) time.Duration {
-	return max(time.Duration(limit>>20)*2*time.Second, minLogCollectTimeout)
 }

@@ -101,6 +101,7 @@ const (
 	destroyTimeout        = time.Minute
 	createTimeout         = time.Minute
 	minLogCollectTimeout  = 10 * time.Second
+	devErrorLogWait       = 2 * time.Second // sentinels after a developer error
 	maxRunAttempts        = 3
 	maxContainerNameChars = 100
 )
