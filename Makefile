@@ -50,3 +50,28 @@ lint: ## gofmt (must list no file) and go vet
 clean: ## Remove build output and test caches
 	rm -rf bin
 	$(GO) clean -testcache
+
+# --- Distributed mode quick start (deploy/compose) --------------------------
+# COMPOSE is `docker compose` (the v2 plugin) when present, else Debian's
+# `docker-compose`; COMPOSE_PROJECT names the stack's containers and volumes.
+COMPOSE_FILE    := deploy/compose/docker-compose.yml
+COMPOSE_PROJECT ?= gowhisk
+COMPOSE         ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+COMPOSE_CMD      = $(COMPOSE) -f $(COMPOSE_FILE) -p $(COMPOSE_PROJECT)
+
+.PHONY: compose-config compose-images compose-up compose-down
+
+compose-config: ## Validate deploy/compose/docker-compose.yml (no daemon needed) and that it builds every runtime image
+	$(COMPOSE_CMD) config -q
+	$(COMPOSE_CMD) --profile runtimes config -q
+	deploy/compose/check-runtime-images.sh $(COMPOSE_CMD)
+
+compose-images: ## Build bin/actionproxy (static) and the runtime images of runtimes.json (needs Docker)
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o bin/actionproxy ./cmd/actionproxy
+	$(COMPOSE_CMD) --profile runtimes build runtime-nodejs runtime-python runtime-dockerskeleton
+
+compose-up: compose-images ## Start the docker-compose stack: CouchDB, Kafka, a controller on 127.0.0.1:3233, two invokers
+	$(COMPOSE_CMD) up -d --build
+
+compose-down: ## Stop and remove the docker-compose stack (CouchDB's volume stays; add -v by hand to drop it)
+	$(COMPOSE_CMD) down --remove-orphans
