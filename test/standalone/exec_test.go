@@ -18,17 +18,60 @@ const pauseGrace = 100 * time.Millisecond
 // lean bus → invoker → pool → process sandbox), over REST with the guest
 // key.
 func TestExecution(t *testing.T) {
+	runExecution(t, processSandbox())
+}
+
+// sandboxUnderTest is what differs between the sandboxes the execution
+// scenarios run on.
+type sandboxUnderTest struct {
+	// name is the --sandbox value, which the server logs as sandbox=<name>.
+	name string
+	// setup prepares the test's temporary directory tmp and returns the
+	// server's sandbox flags.
+	setup func(t *testing.T, tmp string) []string
+	// waitPaused returns once the container that ran first (an activation
+	// of counterAction) is paused, or fails the test.
+	waitPaused func(t *testing.T, first *activation)
+	// checkStopped fails the test if anything of the sandbox is left
+	// after the server stopped cleanly.
+	checkStopped func(t *testing.T, tmp string)
+}
+
+// processSandbox is the process sandbox: actions are child processes with
+// their working directories under --sandbox-dir.
+func processSandbox() sandboxUnderTest {
+	return sandboxUnderTest{
+		name: "process",
+		setup: func(t *testing.T, tmp string) []string {
+			// Actions run as an unprivileged user when the test runs as root: the
+			// sandbox root must be reachable by it (t.TempDir's parent is 0700).
+			if err := os.Chmod(filepath.Dir(tmp), 0o711); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--sandbox", "process", "--sandbox-dir", filepath.Join(tmp, "sandbox")}
+		},
+		waitPaused: waitFrozen,
+		checkStopped: func(t *testing.T, tmp string) {
+			if n := countProcesses(t, filepath.Join(tmp, "sandbox")); n > 0 {
+				t.Errorf("%d action processes still run after the server stopped", n)
+			}
+			if left, _ := filepath.Glob(filepath.Join(tmp, "sandbox", "*", "*")); len(left) > 0 {
+				t.Errorf("the server left sandbox files after a clean stop: %q", left)
+			}
+		},
+	}
+}
+
+// runExecution starts the standalone server on sb and runs every
+// execution scenario against it over REST.
+func runExecution(t *testing.T, sb sandboxUnderTest) {
 	bin := buildGowhisk(t)
 	tmp := t.TempDir()
-	// Actions run as an unprivileged user when the test runs as root: the
-	// sandbox root must be reachable by it (t.TempDir's parent is 0700).
-	if err := os.Chmod(filepath.Dir(tmp), 0o711); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServer(t, bin, "--data-dir", filepath.Join(tmp, "data"), "--sandbox", "process",
-		"--sandbox-dir", filepath.Join(tmp, "sandbox"), "--pause-grace", pauseGrace.String())
+	sbFlags := sb.setup(t, tmp)
+	dataDir := filepath.Join(tmp, "data")
+	srv := startServer(t, bin, append([]string{"--data-dir", dataDir, "--pause-grace", pauseGrace.String()}, sbFlags...)...)
 	c := api{t: t, srv: srv}
-	if !strings.Contains(srv.stderr.String(), "sandbox=process") {
+	if !strings.Contains(srv.stderr.String(), "sandbox="+sb.name) {
 		t.Fatalf("server did not log its sandbox choice:\n%s", tail(srv.stderr.String()))
 	}
 	c.putAction(t, "healthy", source("nodejs:20", `function main(p) { return {healthy: true, n: p.n} }`), nil)
@@ -39,7 +82,7 @@ func TestExecution(t *testing.T) {
 	t.Run("nodejs zip with package.json and node_modules", func(t *testing.T) { testNodejsZip(t, c) })
 	t.Run("native executable", func(t *testing.T) { testNative(t, c) })
 	t.Run("cold then warm", func(t *testing.T) { testColdThenWarm(t, c) })
-	t.Run("pause after the grace then resume", func(t *testing.T) { testPauseResume(t, c) })
+	t.Run("pause after the grace then resume", func(t *testing.T) { testPauseResume(t, c, sb.waitPaused) })
 	t.Run("an update never runs old code", func(t *testing.T) { testUpdate(t, c) })
 	t.Run("faults", func(t *testing.T) { testFaults(t, c) })
 	t.Run("memory limit", func(t *testing.T) { testMemoryLimit(t, c) })
@@ -53,13 +96,8 @@ func TestExecution(t *testing.T) {
 	c.putAction(t, "slow", source("nodejs:20", `function main() { return new Promise(r => setTimeout(() => r({slept: true}), 1000)) }`), nil)
 	slowID := c.invokeAsync(t, "slow", nil)
 	srv.stop(t)
-	if n := countProcesses(t, filepath.Join(tmp, "sandbox")); n > 0 {
-		t.Errorf("%d action processes still run after the server stopped", n)
-	}
-	if left, _ := filepath.Glob(filepath.Join(tmp, "sandbox", "*", "*")); len(left) > 0 {
-		t.Errorf("the server left sandbox files after a clean stop: %q", left)
-	}
-	srv = startServer(t, bin, "--data-dir", filepath.Join(tmp, "data"), "--sandbox", "process", "--sandbox-dir", filepath.Join(tmp, "sandbox"))
+	sb.checkStopped(t, tmp)
+	srv = startServer(t, bin, append([]string{"--data-dir", dataDir}, sbFlags...)...)
 	c = api{t: t, srv: srv}
 	if a := c.activation(t, slowID); a.Response.Status != "success" {
 		t.Errorf("activation running at shutdown: %s, want its successful record", a.raw)
@@ -226,12 +264,25 @@ function main() {
   return {count: count, pid: process.pid, freezer: freezerFile()};
 }`
 
-func testPauseResume(t *testing.T, c api) {
+func testPauseResume(t *testing.T, c api, waitPaused func(*testing.T, *activation)) {
 	c.putAction(t, "counter", source("nodejs:20", counterAction), nil)
 	first := c.invokeOK(t, "counter", nil)
 	wantField(t, first, "count", 1)
-	res := first.result(t)
-	if file, _ := res["freezer"].(string); file != "" {
+	waitPaused(t, first)
+	second := c.invokeOK(t, "counter", nil)
+	wantField(t, second, "count", 2) // the same process, resumed
+	wantField(t, second, "pid", first.result(t)["pid"])
+	if second.cold() {
+		t.Fatalf("activation after the pause has initTime (not a resumed warm container): %s", second.raw)
+	}
+}
+
+// waitFrozen waits until the cgroup freezer of the process sandbox has
+// frozen the counter action that ran first (when the action has a freezer
+// cgroup; else it can only wait some pause graces).
+func waitFrozen(t *testing.T, first *activation) {
+	t.Helper()
+	if file, _ := first.result(t)["freezer"].(string); file != "" {
 		// Paused means frozen by the cgroup freezer: wait for it.
 		deadline := time.Now().Add(pollWait)
 		for {
@@ -247,12 +298,6 @@ func testPauseResume(t *testing.T, c api) {
 	} else {
 		t.Logf("no cgroup v1 freezer for the action (not root, or no freezer): cannot observe the pause, waiting 10 pause graces")
 		time.Sleep(10 * pauseGrace)
-	}
-	second := c.invokeOK(t, "counter", nil)
-	wantField(t, second, "count", 2) // the same process, resumed
-	wantField(t, second, "pid", res["pid"])
-	if second.cold() {
-		t.Fatalf("activation after the pause has initTime (not a resumed warm container): %s", second.raw)
 	}
 }
 
@@ -406,7 +451,7 @@ func testLogFlood(t *testing.T, c api) {
 		}
 		if len(a.Logs) == 0 || !strings.HasSuffix(a.Logs[len(a.Logs)-1], truncated) {
 			t.Errorf("%s activation: %d log lines (%d bytes) of 3000 printed, the last is not the truncation line: %.80q",
-				name, len(a.Logs), size, a.Logs[len(a.Logs)-1:])
+				name, len(a.Logs), size, a.Logs[max(len(a.Logs)-1, 0):])
 		} else if size > 2<<20 || len(a.Logs) < 900 {
 			t.Errorf("%s activation: %d log lines of %d bytes kept for a 1 MB limit, want about 1 MB", name, len(a.Logs), size)
 		}
