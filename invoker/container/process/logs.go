@@ -21,8 +21,9 @@ const (
 
 var streamNames = [2]string{"stdout", "stderr"}
 
-// exitDrain is how long Logs still waits for the streams' end after the
-// sandbox's main process exited (a grandchild may hold the pipes open).
+// exitDrain is how long Logs still waits for more output, or the streams'
+// end, after the sandbox's main process exited (a grandchild may hold the
+// pipes open).
 const exitDrain = 50 * time.Millisecond
 
 // logEntry is a line or a sentinel mark.
@@ -147,12 +148,24 @@ func (b *logBuffer) ready() bool {
 // excluding each stream's next sentinel, ordered by time, at most limit
 // bytes of text (limit < 0: no limit). With wait it first waits until both
 // streams wrote their sentinel or ended, bounded by ctx and, once exited is
-// closed, by a short drain. The error is ctx's when the wait was cut short;
+// closed, by a short drain. With wait, the error wraps
+// container.ErrLogsIncomplete when a sentinel is missing (a stream ended
+// without it, or the wait was cut short: then it also wraps ctx's error);
 // the lines collected so far are returned with it.
 func (b *logBuffer) collect(ctx context.Context, limit int64, wait bool, exited <-chan struct{}) ([]container.LogLine, bool, error) {
 	var werr error
 	if wait {
-		var drain <-chan time.Time
+		// After the exit, drain restarts on every new line: the pipes'
+		// last bytes are still read, however slowly, but a grandchild
+		// holding them open silently does not hold the caller.
+		var drain *time.Timer
+		var drained <-chan time.Time
+		defer func() {
+			if drain != nil {
+				drain.Stop()
+			}
+		}()
+	waiting:
 		for {
 			b.mu.Lock()
 			if b.ready() {
@@ -163,22 +176,34 @@ func (b *logBuffer) collect(ctx context.Context, limit int64, wait bool, exited 
 			b.mu.Unlock()
 			select {
 			case <-ch:
-				continue
-			case <-ctx.Done():
-				werr = fmt.Errorf("logs: waiting for the sentinels: %w", ctx.Err())
-			case <-exited:
-				if drain == nil {
-					drain = time.After(exitDrain)
+				if drain != nil {
+					drain.Reset(exitDrain)
 				}
-				exited = nil
-				continue
-			case <-drain:
+			case <-ctx.Done():
+				werr = fmt.Errorf("logs: waiting for the sentinels: %w: %w", container.ErrLogsIncomplete, ctx.Err())
+				break waiting
+			case <-exited:
+				drain = time.NewTimer(exitDrain)
+				drained, exited = drain.C, nil
+			case <-drained:
+				break waiting
 			}
-			break
 		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if wait && werr == nil {
+		for s := range b.queues {
+			if b.sentinels[s] == 0 {
+				what := "ended"
+				if !b.eof[s] {
+					what = "is still open after the sandbox exited"
+				}
+				werr = fmt.Errorf("logs: %s %s without its sentinel: %w", streamNames[s], what, container.ErrLogsIncomplete)
+				break
+			}
+		}
+	}
 	var lines []container.LogLine
 	for s := range b.queues {
 		q := b.queues[s]

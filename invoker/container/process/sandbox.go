@@ -449,7 +449,9 @@ func processState(pid int) string {
 
 // Logs returns the lines written since the previous call, up to each
 // stream's sentinel (see container.Container). It never blocks past ctx,
-// nor long after the launcher died.
+// nor long after the launcher died: at the end of both streams it returns
+// at once, sentinels or not. With waitSentinels, a missing sentinel is an
+// error wrapping container.ErrLogsIncomplete, returned with the lines.
 func (c *Container) Logs(ctx context.Context, limit int64, waitSentinels bool) ([]container.LogLine, bool, error) {
 	var exited <-chan struct{}
 	if c.proc != nil {

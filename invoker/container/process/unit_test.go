@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -33,6 +34,9 @@ func TestLogBuffer(t *testing.T) {
 		want      []string // "stream:text" per collect, joined by "|"
 		truncated bool
 		again     []string // a second collect
+		// incomplete: collect reports container.ErrLogsIncomplete (a
+		// stream ended without its sentinel)
+		incomplete bool
 	}{
 		{name: "merged by time up to each sentinel",
 			max: 1 << 20, limit: -1, wait: true,
@@ -49,7 +53,15 @@ func TestLogBuffer(t *testing.T) {
 		{name: "ended streams need no sentinel",
 			max: 1 << 20, limit: -1, wait: true, eof: [2]bool{true, true},
 			adds: []add{{0, 1, "a"}, {1, 2, "b"}},
-			want: []string{"stdout:a", "stderr:b"}},
+			want: []string{"stdout:a", "stderr:b"}, incomplete: true},
+		{name: "one sentinel, the other stream ended",
+			max: 1 << 20, limit: -1, wait: true, eof: [2]bool{false, true},
+			adds: []add{{0, 1, "a"}, {1, 2, "trace"}, {0, 3, S}, {0, 4, "next"}},
+			want: []string{"stdout:a", "stderr:trace"}, again: []string{"stdout:next"}, incomplete: true},
+		{name: "both sentinels, then the streams ended",
+			max: 1 << 20, limit: -1, wait: true, eof: [2]bool{true, true},
+			adds: []add{{1, 1, "trace"}, {0, 2, S}, {1, 3, S}},
+			want: []string{"stderr:trace"}},
 		{name: "no wait returns what is there",
 			max: 1 << 20, limit: -1,
 			adds: []add{{0, 1, "a"}},
@@ -72,8 +84,8 @@ func TestLogBuffer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			lines, truncated, err := b.collect(ctx, tc.limit, tc.wait, nil)
-			if err != nil {
-				t.Fatal(err)
+			if errors.Is(err, container.ErrLogsIncomplete) != tc.incomplete || (err != nil && !tc.incomplete) {
+				t.Fatalf("collect error %v, want incomplete %v", err, tc.incomplete)
 			}
 			if got := fmtLines(lines); got != strings.Join(tc.want, "|") || truncated != tc.truncated {
 				t.Fatalf("collect = %q, %v; want %q, %v", got, truncated, strings.Join(tc.want, "|"), tc.truncated)
@@ -116,13 +128,22 @@ func TestLogBufferWaits(t *testing.T) {
 	if s := <-got; s != "stdout:one" {
 		t.Fatalf("collect = %q", s)
 	}
-	// The exit of the process ends the wait after the drain.
+	// The exit of the process ends the wait after the drain (a grandchild
+	// may hold the pipes): the sentinels are missing.
 	exited := make(chan struct{})
 	close(exited)
 	b.add(stdout, time.Now(), "partial", false)
 	lines, _, err := b.collect(context.Background(), -1, true, exited)
-	if err != nil || fmtLines(lines) != "stdout:partial" {
+	if !errors.Is(err, container.ErrLogsIncomplete) || fmtLines(lines) != "stdout:partial" {
 		t.Fatalf("collect after exit = %v, %v", lines, err)
+	}
+	// A wait cut short by the context says so too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b.add(stderr, time.Now(), "more", false)
+	lines, _, err = b.collect(ctx, -1, true, nil)
+	if !errors.Is(err, container.ErrLogsIncomplete) || !errors.Is(err, context.Canceled) || fmtLines(lines) != "stderr:more" {
+		t.Fatalf("collect with a cancelled context = %v, %v", lines, err)
 	}
 }
 
@@ -138,12 +159,12 @@ func TestLogPump(t *testing.T) {
 	<-done
 	b.closeStream(stderr)
 	lines, truncated, err := b.collect(context.Background(), -1, true, nil)
-	if err != nil || fmtLines(lines) != "stdout:short|stdout:"+long[:b.maxLine] || !truncated {
-		t.Fatalf("collect = %q, %v, %v", fmtLines(lines), truncated, err)
+	if !errors.Is(err, container.ErrLogsIncomplete) || fmtLines(lines) != "stdout:short|stdout:"+long[:b.maxLine] || !truncated {
+		t.Fatalf("collect = %q, %v, %v (stderr ended without its sentinel)", fmtLines(lines), truncated, err)
 	}
-	lines, _, _ = b.collect(context.Background(), -1, true, nil)
-	if fmtLines(lines) != "stdout:no newline at end" {
-		t.Fatalf("second collect = %q", fmtLines(lines))
+	lines, _, err = b.collect(context.Background(), -1, true, nil)
+	if !errors.Is(err, container.ErrLogsIncomplete) || fmtLines(lines) != "stdout:no newline at end" {
+		t.Fatalf("second collect = %q, %v", fmtLines(lines), err)
 	}
 }
 
