@@ -296,12 +296,13 @@ func printLogs(w io.Writer, logs []string, strip bool) {
 }
 
 // stripLogLine removes the timestamp and stream of a formatted log line
-// ("2024-01-02T03:04:05.678Z stdout: text" → "text").
+// ("2024-01-02T03:04:05.678Z  stdout: text" → "text").
 func stripLogLine(l string) string {
 	_, rest, ok := strings.Cut(l, " ")
 	if !ok {
 		return l
 	}
+	rest = strings.TrimLeft(rest, " ") // the time is padded to a fixed width
 	for _, p := range []string{"stdout: ", "stderr: "} {
 		if strings.HasPrefix(rest, p) {
 			return rest[len(p):]

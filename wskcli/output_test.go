@@ -120,8 +120,9 @@ func TestStripLogLine(t *testing.T) {
 	tests := map[string]string{
 		"2024-01-02T03:04:05.678901234Z stdout: hello world": "hello world",
 		"2024-01-02T03:04:05.678Z stderr: oops":              "oops",
-		"no prefix at all":                                   "no prefix at all",
-		"":                                                   "",
+		"2024-01-02T03:04:05.6Z        stdout: padded":       "padded",
+		"no prefix at all": "no prefix at all",
+		"":                 "",
 	}
 	for in, want := range tests {
 		if got := stripLogLine(in); got != want {

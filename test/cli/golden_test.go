@@ -207,7 +207,7 @@ var normalizers = []struct {
 	{regexp.MustCompile(`\b[0-9a-f]{32}\b`), "<ID>"},
 	{regexp.MustCompile(`\(code [^)]+\)`), "(code <TID>)"},
 	{regexp.MustCompile(`"(start|end|duration|updated|waitTime|initTime)": \d+`), `"$1": <N>`},
-	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`), "<TS>"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z +`), "<TS> "},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d( \+0000 UTC)?`), "<DATETIME>"},
 	{regexp.MustCompile(`(?m)^(<DATETIME> <ID> \S+ +)(warm|cold) +\S+ +`), "${1}<START> <DUR> "},
 	// initTime is only on cold starts: drop it; waitTime varies.
@@ -296,7 +296,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
 	if got != string(want) {
-		diffTranscripts(t, string(want), got)
+		diffTranscripts(t, string(want), got, e.srv.stderr.String())
 	}
 	saved, err := os.ReadFile(filepath.Join(e.dir, "saved.js"))
 	if err != nil || string(saved) != goldenFiles["hello.js"] {
@@ -320,7 +320,7 @@ func awaitActivation(t *testing.T, e *env, id string) {
 }
 
 // diffTranscripts reports the first differing command of two transcripts.
-func diffTranscripts(t *testing.T, want, got string) {
+func diffTranscripts(t *testing.T, want, got, serverLog string) {
 	t.Helper()
 	w, g := strings.Split(want, "\n$ "), strings.Split(got, "\n$ ")
 	for i := 0; i < len(w) || i < len(g); i++ {
@@ -332,7 +332,7 @@ func diffTranscripts(t *testing.T, want, got string) {
 			gs = g[i]
 		}
 		if ws != gs {
-			t.Fatalf("transcript differs from testdata/golden.txt (rerun with -update to accept)\n--- want\n%s\n--- got\n%s", ws, gs)
+			t.Fatalf("transcript differs from testdata/golden.txt (rerun with -update to accept)\n--- want\n%s\n--- got\n%s\n--- server log (tail)\n%s", ws, gs, tail(serverLog))
 		}
 	}
 }
