@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,8 @@ type cgroups struct {
 	mounts  map[string]string // v1: controller -> hierarchy mount
 	v2dir   string            // v2 parent directory
 	v2mount string            // v2 hierarchy mount
+	v2ctrls []string          // v2: the controllers enabled down to v2dir
+	rel     string            // <CgroupParent>/<Name>, relative to each mount
 	memsw   bool              // v1 memory.memsw.limit_in_bytes exists (swap accounting)
 	freeze  bool              // a freezer is available (v1 freezer or v2 cgroup.freeze)
 	kill    bool              // v2 cgroup.kill exists
@@ -91,7 +94,7 @@ func detectCgroups(root, parent, name string) (*cgroups, []string) {
 	} else {
 		why = append(why, "cgroup v2: "+err.Error())
 	}
-	g := &cgroups{parents: map[string]string{}, mounts: map[string]string{}}
+	g := &cgroups{parents: map[string]string{}, mounts: map[string]string{}, rel: rel}
 	for _, c := range v1Controllers {
 		mount := filepath.Join(root, c)
 		if !isCgroupV1Mount(mount, c) {
@@ -180,7 +183,7 @@ func setupV2(mount, rel string, want []string) (*cgroups, error) {
 			}
 		}
 	}
-	g := &cgroups{v2: true, v2dir: dir, v2mount: mount, parents: map[string]string{}}
+	g := &cgroups{v2: true, v2dir: dir, v2mount: mount, v2ctrls: want, rel: rel, parents: map[string]string{}}
 	for _, c := range want {
 		g.parents[c] = dir
 	}
@@ -210,11 +213,20 @@ func (g *cgroups) open(name string) *cgroup {
 }
 
 // create makes the cgroup of sandbox name with lim. A leftover directory of
-// the same name is emptied and reused.
+// the same name is emptied and reused. The invoker's parent directories are
+// made again if a Cleanup removed them.
 func (g *cgroups) create(ctx context.Context, name string, lim limits) (*cgroup, error) {
 	c := g.open(name)
 	for _, d := range c.allDirs() {
-		if err := os.Mkdir(d, 0o755); err != nil {
+		err := os.Mkdir(d, 0o755)
+		for try := 0; errors.Is(err, os.ErrNotExist) && try < 3; try++ {
+			if perr := g.makeParents(); perr != nil {
+				err = perr
+				break
+			}
+			err = os.Mkdir(d, 0o755) // a Cleanup may have removed them again
+		}
+		if err != nil {
 			if !errors.Is(err, os.ErrExist) {
 				c.remove(ctx)
 				return nil, err
@@ -550,6 +562,61 @@ func pollRmdir(ctx context.Context, d string) error {
 		return fmt.Errorf("rmdir %s: %w", d, err)
 	}
 	return nil
+}
+
+// makeParents creates the invoker's parent directories (again): for cgroup
+// v2 with the controllers enabled on the way down, as New did.
+func (g *cgroups) makeParents() error {
+	if g.v2 {
+		_, err := setupV2(g.v2mount, g.rel, g.v2ctrls)
+		return err
+	}
+	for _, d := range g.parents {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeParents removes the invoker's parent directories
+// <mount>/<CgroupParent>/<Name> and then each directory of <CgroupParent>,
+// deepest first, as long as they are empty. A directory still holding a
+// cgroup (a sandbox being created meanwhile, another invoker's directory
+// under a shared CgroupParent) is left alone, as is a missing one; other
+// failures are returned.
+func (g *cgroups) removeParents() error {
+	var errs []error
+	for _, mount := range g.mountsInUse() {
+		for rel := g.rel; rel != "." && rel != "/" && rel != ""; rel = filepath.Dir(rel) {
+			err := syscall.Rmdir(filepath.Join(mount, rel))
+			if err == nil || errors.Is(err, syscall.ENOENT) {
+				continue
+			}
+			if !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+				errs = append(errs, fmt.Errorf("cgroup: rmdir %s: %w", filepath.Join(mount, rel), err))
+			}
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// mountsInUse lists the distinct hierarchy mounts holding the invoker's
+// parent directories.
+func (g *cgroups) mountsInUse() []string {
+	if g.v2 {
+		return []string{g.v2mount}
+	}
+	var out []string
+	for _, c := range v1Controllers {
+		if m, ok := g.mounts[c]; ok {
+			if _, used := g.parents[c]; used && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 // children lists the sandbox cgroup names under this invoker's parent

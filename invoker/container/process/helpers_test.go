@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -65,27 +68,29 @@ func newFactory(t testing.TB, mod func(*Config)) *Factory {
 		if err := f.Cleanup(ctx); err != nil {
 			t.Errorf("Cleanup: %v", err)
 		}
-		f.removeParents()
+		for _, d := range f.parentDirs() {
+			if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("cgroup directory %s left after Cleanup (%v)", d, err)
+			}
+		}
 	})
 	return f
 }
 
-// removeParents removes the invoker's (empty) cgroup parent directories of
-// a test factory.
-func (f *Factory) removeParents() {
+// parentDirs lists the invoker's cgroup directories <mount>/<CgroupParent>/
+// <Name>.
+func (f *Factory) parentDirs() []string {
 	if f.cg == nil {
-		return
+		return nil
 	}
-	dirs := []string{f.cg.v2dir}
-	for _, p := range f.cg.parents {
-		dirs = append(dirs, p)
-	}
-	for _, d := range dirs {
-		if d != "" {
-			_ = os.Remove(d)
-			_ = os.Remove(filepath.Dir(d)) // the test CgroupParent, once empty
+	var out []string
+	for _, d := range f.cg.parents {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
 		}
 	}
+	sort.Strings(out)
+	return out
 }
 
 // create creates a container of kind and fails the test on error.

@@ -291,7 +291,9 @@ func (f *Factory) logIsolation(root bool, why []string) {
 // what a previous run of the same invoker Name left behind: it kills the
 // processes of leftover cgroups (or, without cgroups, of recorded process
 // groups that still run in a sandbox directory) and removes the cgroups and
-// working directories. It returns the errors it met, joined.
+// working directories. Last, it removes the invoker's cgroup directories
+// <CgroupParent>/<Name> and then <CgroupParent> when they are empty (a
+// later Create makes them again). It returns the errors it met, joined.
 func (f *Factory) Cleanup(ctx context.Context) error {
 	f.mu.Lock()
 	live := make([]*Container, 0, len(f.live))
@@ -338,6 +340,12 @@ func (f *Factory) Cleanup(ctx context.Context) error {
 			if err := os.RemoveAll(filepath.Join(f.sandboxes, e.Name())); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	if f.cg != nil && len(f.live) == 0 {
+		// Create makes them again when needed.
+		if err := f.cg.removeParents(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
