@@ -156,7 +156,11 @@ func (a *app) client() (*client.Client, error) {
 		return a.cl, nil
 	}
 	c := a.config()
+	if _, err := client.BaseURL(c.APIHost); err != nil {
+		return nil, newError("The API host is not valid: "+err.Error(), exitGeneral, false)
+	}
 	cfg := client.Config{APIHost: c.APIHost, Auth: c.Auth, APIVersion: c.APIVersion, Insecure: a.g.insecure,
+		CertFile: c.Cert, KeyFile: c.Key,
 		UserAgent: "OpenWhisk-CLI/1.0 (" + a.env.Version + ") " + runtime.GOOS + " " + runtime.GOARCH,
 		HTTP:      a.env.HTTP}
 	debug := a.g.debug || a.env.Getenv("WSK_CLI_DEBUG") != ""
@@ -165,7 +169,7 @@ func (a *app) client() (*client.Client, error) {
 	}
 	cl, err := client.New(cfg)
 	if err != nil {
-		return nil, newError("The API host is not valid: "+err.Error(), exitGeneral, false)
+		return nil, newError("Unable to initialize server connection: "+err.Error(), exitGeneral, true)
 	}
 	a.cl = cl
 	return cl, nil

@@ -31,6 +31,8 @@ type Config struct {
 	APIVersion string
 	// Insecure skips TLS certificate verification.
 	Insecure bool
+	// CertFile and KeyFile are a client certificate for TLS (both or none).
+	CertFile, KeyFile string
 	// UserAgent is sent on every request.
 	UserAgent string
 	// Trace, when set, receives the request and response of every call
@@ -73,7 +75,8 @@ func BaseURL(apiHost string) (*url.URL, error) {
 	return u, nil
 }
 
-// New returns a client for cfg. The error is the BaseURL error.
+// New returns a client for cfg. Errors: the BaseURL error, or a client
+// certificate that cannot be loaded.
 func New(cfg Config) (*Client, error) {
 	base, err := BaseURL(cfg.APIHost)
 	if err != nil {
@@ -86,9 +89,20 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	if cfg.Insecure {
+	if cfg.Insecure || cfg.CertFile != "" || cfg.KeyFile != "" {
+		tlsCfg := &tls.Config{InsecureSkipVerify: cfg.Insecure} //nolint:gosec // --insecure asks for it
+		if cfg.CertFile != "" || cfg.KeyFile != "" {
+			if cfg.CertFile == "" || cfg.KeyFile == "" {
+				return nil, fmt.Errorf("both a client cert and a client key are needed")
+			}
+			cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("Unable to load the X509 key pair due to the following reason: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asks for it
+		tr.TLSClientConfig = tlsCfg
 		c := *hc
 		c.Transport = tr
 		hc = &c
