@@ -64,6 +64,8 @@ func newRootCmd(e env) *cobra.Command {
 the official clients and OpenWhisk action code work against it.
 
   gowhisk standalone   run gowhisk in one process on an embedded store
+  gowhisk controller   run a controller of a distributed deployment (Kafka, CouchDB)
+  gowhisk invoker      run an invoker of a distributed deployment
   gowhisk admin        manage subjects, namespace keys and limits (like wskadmin)
 
 Every flag shown with (env NAME) can also be set by that environment variable;
@@ -81,7 +83,7 @@ a flag given on the command line wins.`,
 	root.SetErr(e.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newStandaloneCmd(e), newAdminCmd(e))
+	root.AddCommand(newStandaloneCmd(e), newControllerCmd(e), newInvokerCmd(e), newAdminCmd(e))
 	return root
 }
 

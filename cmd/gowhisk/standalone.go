@@ -107,13 +107,20 @@ func (o standaloneOptions) validate() error {
 		return usageError{errors.New("--activation-max-count must not be negative")}
 	case o.invocationsPerMinute < 0 || o.concurrent < 0 || o.firesPerMinute < 0:
 		return usageError{errors.New("namespace limits must not be negative")}
-	case o.exec.sandbox != sandboxAuto && o.exec.sandbox != sandboxProcess && o.exec.sandbox != sandboxDocker:
-		return usageError{fmt.Errorf("--sandbox %q: want auto, process or docker", o.exec.sandbox)}
-	case o.exec.userMemoryMB < entity.DefaultSystemLimits().Memory.Min:
-		return usageError{fmt.Errorf("--user-memory %d: want at least %d (MB)", o.exec.userMemoryMB, entity.DefaultSystemLimits().Memory.Min)}
-	case o.exec.pauseGrace == 0:
+	}
+	return o.exec.validate()
+}
+
+// validate checks the flags of the execution path.
+func (o executionOptions) validate() error {
+	switch {
+	case o.sandbox != sandboxAuto && o.sandbox != sandboxProcess && o.sandbox != sandboxDocker:
+		return usageError{fmt.Errorf("--sandbox %q: want auto, process or docker", o.sandbox)}
+	case o.userMemoryMB < entity.DefaultSystemLimits().Memory.Min:
+		return usageError{fmt.Errorf("--user-memory %d: want at least %d (MB)", o.userMemoryMB, entity.DefaultSystemLimits().Memory.Min)}
+	case o.pauseGrace == 0:
 		return usageError{errors.New("--pause-grace must not be 0 (a negative value disables pausing)")}
-	case o.exec.idleTimeout == 0:
+	case o.idleTimeout == 0:
 		return usageError{errors.New("--idle-timeout must not be 0 (a negative value keeps idle containers)")}
 	}
 	return nil

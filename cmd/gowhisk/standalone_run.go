@@ -173,7 +173,7 @@ func (s *standaloneServer) newController() error {
 // guest key, the address) on stdout.
 func (s *standaloneServer) announce(stdout io.Writer) {
 	s.log.Info("gowhisk standalone listening", "apihost", s.apihost, "data_dir", s.dir,
-		"runtimes", len(s.manifest.Kinds()), "sandbox", s.exec.sandbox.kind)
+		"runtimes", len(s.manifest.Kinds()), "sandbox", s.exec.side.sandbox.kind)
 	if guestKeyActive(s.active) {
 		fmt.Fprintf(stdout, "wsk property set --apihost %s --auth %s\n", s.apihost, entity.GuestAuthToken)
 	} else {
@@ -193,7 +193,8 @@ func (s *standaloneServer) serve(ctx context.Context, stop context.CancelFunc) e
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(s.ln) }()
+	ln := s.ln
+	go func() { serveErr <- hs.Serve(ln) }()
 
 	var runErr error
 	select {
