@@ -70,6 +70,7 @@ func runExecution(t *testing.T, sb sandboxUnderTest) {
 	sbFlags := sb.setup(t, tmp)
 	dataDir := filepath.Join(tmp, "data")
 	srv := startServer(t, bin, append([]string{"--data-dir", dataDir, "--pause-grace", pauseGrace.String()}, sbFlags...)...)
+	keepServerLog(t, srv, "server.log")
 	c := api{t: t, srv: srv}
 	if !strings.Contains(srv.stderr.String(), "sandbox="+sb.name) {
 		t.Fatalf("server did not log its sandbox choice:\n%s", tail(srv.stderr.String()))
@@ -98,11 +99,28 @@ func runExecution(t *testing.T, sb sandboxUnderTest) {
 	srv.stop(t)
 	sb.checkStopped(t, tmp)
 	srv = startServer(t, bin, append([]string{"--data-dir", dataDir}, sbFlags...)...)
+	keepServerLog(t, srv, "server-restarted.log")
 	c = api{t: t, srv: srv}
 	if a := c.activation(t, slowID); a.Response.Status != "success" {
 		t.Errorf("activation running at shutdown: %s, want its successful record", a.raw)
 	}
 	srv.stop(t)
+}
+
+// keepServerLog writes the server's log into the test's artifact
+// directory (kept with go test -artifacts) when the test failed.
+func keepServerLog(t *testing.T, srv *server, name string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		path := filepath.Join(t.ArtifactDir(), name)
+		if err := os.WriteFile(path, []byte(srv.stderr.String()), 0o644); err != nil {
+			t.Logf("keeping the server log: %v", err)
+			return
+		}
+		t.Logf("server log: %s", path)
+	})
 }
 
 // healthy checks that the invoker still serves other actions.
