@@ -478,10 +478,36 @@ func readKeyed(file, key string) int {
 }
 
 // killAll kills every process in the cgroup and waits (bounded by ctx)
-// until it is empty. With a freezer it freezes first so that no process can
-// fork while the others are killed, then thaws so the kills are delivered.
+// until it is empty and every process killed has ended (a process leaves
+// the cgroup's list during its exit, possibly before it is a zombie). With
+// a freezer it freezes first so that no process can fork while the others
+// are killed, then thaws so the kills are delivered.
 func (c *cgroup) killAll(ctx context.Context) error {
+	var killed []procID
+	seen := map[procID]bool{}
+	note := func(pids []int) {
+		for _, p := range pids {
+			if id := identify(p); id.start != 0 && !seen[id] {
+				seen[id] = true
+				killed = append(killed, id)
+			}
+		}
+	}
+	if err := c.killAllOnce(ctx, note); err != nil {
+		return err
+	}
+	if left, err := waitFinished(ctx, killed); err != nil {
+		return fmt.Errorf("cgroup: processes %v killed but still running: %w", left, err)
+	}
+	return nil
+}
+
+// killAllOnce kills every process in the cgroup, passing their pids to
+// note before the kill, and waits (bounded by ctx) until the cgroup is
+// empty.
+func (c *cgroup) killAllOnce(ctx context.Context, note func([]int)) error {
 	if c.v2 != "" && c.g.kill {
+		note(c.procs())
 		if err := os.WriteFile(filepath.Join(c.v2, "cgroup.kill"), []byte("1"), 0); err == nil {
 			return c.waitEmpty(ctx)
 		}
@@ -494,7 +520,9 @@ func (c *cgroup) killAll(ctx context.Context) error {
 		if c.g.freeze {
 			_ = c.setFrozen(ctx, true)
 		}
-		for _, p := range c.procs() {
+		pids = c.procs()
+		note(pids)
+		for _, p := range pids {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 		if c.g.freeze {

@@ -207,6 +207,19 @@ func alive(pgid int, pids []int) []int {
 	return out
 }
 
+// describeProcs describes processes for a failure message: /proc/<pid>/stat
+// up to the process group, and the cgroups.
+func describeProcs(pids []int) string {
+	var out []string
+	for _, p := range pids {
+		stat, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat")
+		cg, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cgroup")
+		f := strings.Fields(string(stat))
+		out = append(out, strings.Join(f[:min(len(f), 5)], " ")+" cgroups "+strings.Join(strings.Fields(string(cg)), ","))
+	}
+	return strings.Join(out, "; ")
+}
+
 // procState returns the state letter of a process ("R", "S", "T", ...).
 func procState(pid int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

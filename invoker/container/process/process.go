@@ -326,7 +326,12 @@ func (f *Factory) Cleanup(ctx context.Context) error {
 			if _, ok := f.live[e.Name()]; ok {
 				continue
 			}
-			if n := killRecordedGroup(ctx, filepath.Join(f.pgids, e.Name()), filepath.Join(f.sandboxes, e.Name())); n > 0 {
+			n, err := killRecordedGroup(ctx, filepath.Join(f.pgids, e.Name()), filepath.Join(f.sandboxes, e.Name()))
+			if err != nil {
+				errs = append(errs, err)
+				continue // tried again by the next Cleanup
+			}
+			if n > 0 {
 				f.log.Info("killed leftover sandbox processes", "container", e.Name(), "processes", n)
 			}
 			_ = os.Remove(filepath.Join(f.pgids, e.Name()))
@@ -354,16 +359,17 @@ func (f *Factory) Cleanup(ctx context.Context) error {
 // killRecordedGroup kills the processes of the process group recorded in
 // file that still look like the sandbox's (their working directory is
 // inside dir, or the group leader's was), and returns how many it
-// signalled, after waiting (bounded by ctx) until they are gone. A recycled
-// process group id of an unrelated process is left alone.
-func killRecordedGroup(ctx context.Context, file, dir string) int {
+// signalled, after waiting (bounded by ctx) until they are gone (else an
+// error). A recycled process group id of an unrelated process is left
+// alone.
+func killRecordedGroup(ctx context.Context, file, dir string) (int, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	pgid, err := strconv.Atoi(string(b))
 	if err != nil || pgid <= 1 {
-		return 0
+		return 0, nil
 	}
 	members := groupMembers(pgid)
 	ours := false
@@ -374,11 +380,13 @@ func killRecordedGroup(ctx context.Context, file, dir string) int {
 		}
 	}
 	if !ours {
-		return 0
+		return 0, nil
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	_ = pollUntil(ctx, func() (bool, error) { return len(groupMembers(pgid)) == 0, nil })
-	return len(members)
+	if err := pollUntil(ctx, func() (bool, error) { return len(groupMembers(pgid)) == 0, nil }); err != nil {
+		return len(members), fmt.Errorf("process sandbox: leftover process group %d still running: %w", pgid, err)
+	}
+	return len(members), nil
 }
 
 func isWithin(p, dir string) bool {

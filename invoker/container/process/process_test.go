@@ -255,7 +255,7 @@ func destroyAndCheck(t *testing.T, c *Container) {
 		t.Fatalf("second Destroy: %v", err)
 	}
 	if left := alive(c.pgid, pids); len(left) > 0 {
-		t.Errorf("processes left after Destroy: %v", left)
+		t.Errorf("processes left after Destroy: %v (%s)", left, describeProcs(left))
 	}
 	for _, d := range dirs {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
@@ -439,7 +439,7 @@ func TestCleanupRemovesLeftoversOfCrashedFactory(t *testing.T) {
 			}
 			for _, c := range victims {
 				if left := alive(c.pgid, pids); len(left) > 0 {
-					t.Errorf("processes left after Cleanup: %v", left)
+					t.Errorf("processes left after Cleanup: %v (%s)", left, describeProcs(left))
 				}
 			}
 			for _, d := range dirs {
@@ -463,7 +463,7 @@ func TestCleanupAtShutdownDestroysLiveContainers(t *testing.T) {
 	}
 	for _, c := range []*Container{a, b} {
 		if left := alive(c.pgid, []int{c.pgid}); len(left) > 0 {
-			t.Errorf("processes left after Cleanup: %v", left)
+			t.Errorf("processes left after Cleanup: %v (%s)", left, describeProcs(left))
 		}
 		if _, err := run(c, `{}`, time.Second); !errors.Is(err, container.ErrExited) {
 			t.Errorf("run after Cleanup: %v, want ErrExited", err)

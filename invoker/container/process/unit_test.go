@@ -404,3 +404,35 @@ func BenchmarkWarmRun(b *testing.B) {
 		})
 	}
 }
+
+// A process counts as finished once gone, a zombie, or its pid taken by
+// another process; killAll waits for that, not just for an empty cgroup.
+func TestProcFinished(t *testing.T) {
+	cmd := exec.Command("sleep", "3600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	id := identify(cmd.Process.Pid)
+	if id.start == 0 || id.finished() {
+		t.Fatalf("running process %+v: finished", id)
+	}
+	if (procID{id.pid, id.start + 1}).finished() != true {
+		t.Fatal("another start time: not finished")
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop() // one look
+	if left, err := waitFinished(done, []procID{id}); !errors.Is(err, context.Canceled) || len(left) != 1 || left[0] != id.pid {
+		t.Fatalf("waitFinished of a running process: %v, %v", left, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = cmd.Process.Kill()
+	// Not reaped yet: a zombie.
+	if left, err := waitFinished(ctx, []procID{id}); err != nil {
+		t.Fatalf("waitFinished after the kill: %v %v", left, err)
+	}
+	_ = cmd.Wait()
+	if !id.finished() {
+		t.Fatal("reaped process: not finished")
+	}
+}
