@@ -75,3 +75,12 @@ compose-up: compose-images ## Start the docker-compose stack: CouchDB, Kafka, a 
 
 compose-down: ## Stop and remove the docker-compose stack (CouchDB's volume stays; add -v by hand to drop it)
 	$(COMPOSE_CMD) down --remove-orphans
+
+.PHONY: bench bench-quick
+bench: ## Benchmarks of issue 6 (under 5 minutes): table on stdout, figures in bin/bench.json and bin/bench.md
+	@mkdir -p bin
+	$(GO) run ./test/bench -json bin/bench.json -md bin/bench.md
+
+bench-quick: ## Smoke run of every benchmark scenario (under a minute); checks only that each produced numbers
+	@mkdir -p bin
+	$(GO) run ./test/bench -quick -json bin/bench-quick.json
