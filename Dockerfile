@@ -30,7 +30,7 @@ RUN go build -buildvcs=false -ldflags='-s -w' -o bin/gowhisk ./cmd/gowhisk \
 FROM ${BASE}
 # An unprivileged user for the controller and admin commands; an invoker
 # with the Docker sandbox runs as root to use the mounted Docker socket.
-RUN useradd --system --uid 10001 --user-group --create-home --home-dir /var/lib/gowhisk gowhisk
+RUN useradd --uid 10001 --user-group --create-home --home-dir /var/lib/gowhisk --shell /usr/sbin/nologin gowhisk
 COPY --from=build /src/bin/gowhisk /src/bin/actionproxy /src/bin/wsk /usr/local/bin/
 USER gowhisk
 WORKDIR /var/lib/gowhisk
