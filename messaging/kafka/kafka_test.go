@@ -12,6 +12,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/messaging"
@@ -465,4 +466,53 @@ func TestManyConcurrentSendersKeepTheirOrder(t *testing.T) {
 		next[g]++
 	}
 	nothingPending(t, c, time.Second)
+}
+
+func TestConsumerStartedBeforeItsTopic(t *testing.T) {
+	// No auto-creation: the topic appears only when EnsureTopics runs.
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	cfg := testConfig(t, cluster)
+	c := newConsumer(t, cfg, "invoker0", "invoker0")
+	type result struct {
+		m   messaging.Message
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		m, err := c.Fetch(ctx)
+		got <- result{m, err}
+	}()
+	// Fetch waits for the topic; a cancelled one returns ctx's error.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if _, err := newConsumer(t, cfg, "invoker0", "other").Fetch(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch before the topic exists = %v", err)
+	}
+	cancel()
+	ensure(t, cfg, InvokerTopics(0))
+	send(t, newProducer(t, cfg), "invoker0", "x")
+	r := <-got
+	if r.err != nil || string(r.m.Value) != "x" {
+		t.Fatalf("Fetch = %q, %v", r.m.Value, r.err)
+	}
+	// Close wakes a Fetch waiting for a topic.
+	waiting := newConsumer(t, cfg, "invoker1", "invoker1")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := waiting.Fetch(context.Background())
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	waiting.Close()
+	if err := <-errc; !errors.Is(err, messaging.ErrClosed) {
+		t.Fatalf("Fetch waiting for its topic after Close = %v", err)
+	}
+	if err := waiting.Commit(context.Background(), messaging.Message{Topic: "invoker1"}); !errors.Is(err, messaging.ErrClosed) {
+		t.Fatalf("Commit after Close = %v", err)
+	}
 }

@@ -158,17 +158,7 @@ const unknownTopicRetry = 50 * time.Millisecond
 func (p *Producer) topicExists(ctx context.Context, topic string) (bool, error) {
 	tr := p.cfg.transport()
 	defer tr.CloseIdleConnections()
-	client := &kafkago.Client{Addr: p.cfg.addr(), Timeout: p.cfg.RequestTimeout, Transport: tr}
-	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return false, err
-	}
-	for _, t := range md.Topics {
-		if t.Name == topic {
-			return t.Error == nil, nil
-		}
-	}
-	return false, nil
+	return topicExists(ctx, &kafkago.Client{Addr: p.cfg.addr(), Timeout: p.cfg.RequestTimeout, Transport: tr}, topic)
 }
 
 // sendError maps an error of WriteMessages to the seam's error kinds.

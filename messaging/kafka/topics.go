@@ -280,3 +280,19 @@ type ctxError struct {
 
 func (e *ctxError) Error() string   { return e.err.Error() }
 func (e *ctxError) Unwrap() []error { return []error{e.err, e.ctx} }
+
+// topicExists reports whether topic (prefixed) is in the metadata of
+// client (its transport's cache, refreshed every Config.MetadataTTL). It
+// never asks the broker to create the topic.
+func topicExists(ctx context.Context, client *kafkago.Client, topic string) (bool, error) {
+	md, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return false, err
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic {
+			return t.Error == nil && len(t.Partitions) > 0, nil
+		}
+	}
+	return false, nil
+}
