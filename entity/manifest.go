@@ -121,12 +121,23 @@ func (m *Manifest) Kinds() []string {
 // IsNativeBlackbox reports whether image is one of the manifest's blackbox
 // images (run without pulling).
 func (m *Manifest) IsNativeBlackbox(image string) bool {
+	_, ok := m.NativeBlackboxImage(image)
+	return ok
+}
+
+// NativeBlackboxImage returns the manifest's full image name (with its tag)
+// of the blackbox image that image names, with or without that tag: the
+// CLI's --native sends "openwhisk/dockerskeleton", which runs as the
+// manifest's "openwhisk/dockerskeleton:nightly". ok is false for any other
+// image.
+func (m *Manifest) NativeBlackboxImage(image string) (string, bool) {
 	for _, b := range m.Blackboxes {
-		if b.String() == image || strings.TrimSuffix(b.String(), ":"+b.Tag) == image {
-			return true
+		full := b.String()
+		if full == image || strings.TrimSuffix(full, ":"+b.Tag) == image {
+			return full, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // CheckKind validates a requested code kind (not blackbox or sequence) and

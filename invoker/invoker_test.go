@@ -328,7 +328,7 @@ func TestBlackboxSpec(t *testing.T) {
 	user := h.putAction(entity.NewFQN("guest", "", "user"), entity.Exec{Kind: "blackbox", Image: "me/img:1"}, nil, nil)
 	h.send(h.message(native, true, `{}`))
 	h.nextAck()
-	if job := h.runner.lastJob(t); !job.Spec.Native || job.Spec.Kind != "blackbox" || job.Spec.Image != "openwhisk/dockerskeleton" || !job.Init.Binary {
+	if job := h.runner.lastJob(t); !job.Spec.Native || job.Spec.Kind != "blackbox" || job.Spec.Image != "openwhisk/dockerskeleton:nightly" || !job.Init.Binary {
 		t.Fatalf("native job %+v", job)
 	}
 	h.send(h.message(user, true, `{}`))

@@ -89,7 +89,12 @@ func envString(v json.RawMessage) string {
 // the manifest's skeletons). ok is false for a kind the manifest lacks.
 func runtimeSpec(m *entity.Manifest, e *entity.Exec) (kind, image string, native, ok bool) {
 	if e.Kind == entity.KindBlackbox {
-		return e.Kind, e.Image, m != nil && m.IsNativeBlackbox(e.Image), true
+		if m != nil {
+			if full, ok := m.NativeBlackboxImage(e.Image); ok {
+				return e.Kind, full, true, true
+			}
+		}
+		return e.Kind, e.Image, false, true
 	}
 	if m == nil {
 		return "", "", false, false

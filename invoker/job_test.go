@@ -93,6 +93,7 @@ func TestRuntimeSpec(t *testing.T) {
 		{"kind", entity.Exec{Kind: "nodejs:20"}, "nodejs:20", "openwhisk/action-nodejs-v20:nightly", false, true},
 		{"alias", entity.Exec{Kind: "python:3"}, "python:3.11", "openwhisk/action-python-v3.11:nightly", false, true},
 		{"native skeleton", entity.Exec{Kind: "blackbox", Image: "openwhisk/dockerskeleton:nightly"}, "blackbox", "openwhisk/dockerskeleton:nightly", true, true},
+		{"native skeleton without its tag (wsk --native)", entity.Exec{Kind: "blackbox", Image: "openwhisk/dockerskeleton"}, "blackbox", "openwhisk/dockerskeleton:nightly", true, true},
 		{"user image", entity.Exec{Kind: "blackbox", Image: "me/x"}, "blackbox", "me/x", false, true},
 		{"unknown kind", entity.Exec{Kind: "cobol:1"}, "", "", false, false},
 	}
