@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -175,9 +176,16 @@ func TestConcurrentFailureDestroysAfterOtherRuns(t *testing.T) {
 	slow := make(chan Outcome)
 	go func() { slow <- p.Run(context.Background(), slowJob) }()
 	waitFor(t, "slow run", func() bool { c := f.created(); return len(c) == 1 && c[0].count("run") == 1 })
+	defer func() {
+		select {
+		case <-unblock:
+		default:
+			close(unblock) // a failed check must not leave the slow run behind
+		}
+	}()
 	failing := job
 	failing.Run.Value = []byte(`"fail"`)
-	out := p.Run(context.Background(), failing)
+	out := runBounded(t, p, failing)
 	if out.Response.StatusCode != entity.StatusDeveloperError || out.ContainerID != f.created()[0].id {
 		t.Fatalf("failing run: %d on %s", out.Response.StatusCode, out.ContainerID)
 	}
@@ -186,14 +194,38 @@ func TestConcurrentFailureDestroysAfterOtherRuns(t *testing.T) {
 		t.Fatal("destroyed under a run in progress")
 	}
 	// The doomed container takes no new runs.
-	other := p.Run(context.Background(), testJob("guest", "other", "1"))
+	other := runBounded(t, p, testJob("guest", "other", "1"))
 	mustSucceed(t, other)
 	close(unblock)
-	mustSucceed(t, <-slow)
+	mustSucceed(t, receiveBounded(t, "the slow run", slow))
 	waitFor(t, "destroyed after the last run", c.isDestroyed)
-	next := p.Run(context.Background(), job)
+	next := runBounded(t, p, job)
 	if next.ContainerID == c.id {
 		t.Fatal("doomed container reused")
 	}
 	checkNoViolations(t, f)
+}
+
+// runBounded runs job and fails the test with every goroutine's stack if
+// it does not return within a generous bound (a hang, not a timing
+// assertion).
+func runBounded(t *testing.T, p *Pool, job Job) Outcome {
+	t.Helper()
+	ch := make(chan Outcome, 1)
+	go func() { ch <- p.Run(context.Background(), job) }()
+	return receiveBounded(t, "run of "+job.Key.Action, ch)
+}
+
+// receiveBounded receives an outcome, failing the test with every
+// goroutine's stack after a generous bound.
+func receiveBounded(t *testing.T, what string, ch <-chan Outcome) Outcome {
+	t.Helper()
+	select {
+	case out := <-ch:
+		return out
+	case <-time.After(30 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%s hangs; goroutines:\n%s", what, buf[:runtime.Stack(buf, true)])
+		return Outcome{}
+	}
 }
