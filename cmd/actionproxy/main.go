@@ -2,12 +2,19 @@
 // serves OpenWhisk's /init and /run on port 8080 and runs the action with a
 // launcher (runtimes/proxy).
 //
-//	actionproxy [-listen :8080] [-launcher "node /runtimes/nodejs/launcher.js"] [-kind nodejs] [-workdir /action]
+//	actionproxy [-listen :8080] [-launcher "node /runtimes/nodejs/launcher.js"] [-kind nodejs] [-workdir /action] [-token T]
 //
 // Each flag has an environment default: OW_LISTEN, OW_LAUNCHER, OW_KIND,
-// OW_WORKDIR. An empty launcher (or "native") runs native executables as
-// OpenWhisk's docker skeleton does; the kind is then "native", else it is
-// inferred from the launcher path when not given.
+// OW_WORKDIR, OW_PROXY_TOKEN. An empty launcher (or "native") runs native
+// executables as OpenWhisk's docker skeleton does; the kind is then
+// "native", else it is inferred from the launcher path when not given.
+//
+// A token (the Docker sandbox passes a random one per container) is sent
+// in the X-OW-Proxy-Token header of every answer, so that the invoker can
+// tell its container's proxy from another one on the same host port
+// (GET /ready is the probe); it is not passed on to the action. When the
+// listen address is taken, actionproxy exits with code 98 (EADDRINUSE)
+// before starting the launcher.
 package main
 
 import (
@@ -33,17 +40,25 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "actionproxy:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
 var errUsage = errors.New("usage")
 
+// exitCode is the process exit code for run's error.
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, syscall.EADDRINUSE):
+		return proxy.ExitAddrInUse
+	}
+	return 1
+}
+
 type options struct {
-	listen, launcher, kind, workdir string
+	listen, launcher, kind, workdir, token string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -60,6 +75,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (options
 	fs.StringVar(&o.launcher, "launcher", def("OW_LAUNCHER", ""), "launcher command line, space separated; empty or \"native\" runs native executables (env OW_LAUNCHER)")
 	fs.StringVar(&o.kind, "kind", def("OW_KIND", ""), "nodejs, python or native; inferred from the launcher when empty (env OW_KIND)")
 	fs.StringVar(&o.workdir, "workdir", def("OW_WORKDIR", "/action"), "directory for the action code (env OW_WORKDIR)")
+	fs.StringVar(&o.token, "token", def(proxy.TokenEnv, ""), "identity token sent in the "+proxy.TokenHeader+" header of every answer (env "+proxy.TokenEnv+")")
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -99,24 +115,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := proxy.New(proxy.Config{
-		Launcher: strings.Fields(o.launcher),
-		Kind:     o.kind,
-		WorkDir:  o.workdir,
-		Env:      os.Environ(),
-		Stdout:   stdout,
-		Stderr:   stderr,
-		Logger:   logger,
-	})
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-
+	// Listen first: a taken address ends the proxy before it starts a
+	// launcher.
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
+	p, err := proxy.New(proxy.Config{
+		Launcher: strings.Fields(o.launcher),
+		Kind:     o.kind,
+		WorkDir:  o.workdir,
+		Env:      withoutVar(os.Environ(), proxy.TokenEnv),
+		Stdout:   stdout,
+		Stderr:   stderr,
+		Token:    o.token,
+		Logger:   logger,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer p.Close()
+
 	for _, c := range ready {
 		c <- ln.Addr().String()
 	}
@@ -131,4 +151,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer cancel()
 		return srv.Shutdown(sctx)
 	}
+}
+
+// withoutVar is env without the variable name.
+func withoutVar(env []string, name string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != name {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

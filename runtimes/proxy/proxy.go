@@ -35,6 +35,29 @@ const (
 // DefaultMaxBody bounds /init and /run bodies (128 MiB).
 const DefaultMaxBody = 128 << 20
 
+// The identity and exit signals gowhisk's proxy adds to OpenWhisk's wire
+// protocol (clients that do not know them see OpenWhisk's answers):
+const (
+	// TokenEnv is the environment variable that gives cmd/actionproxy its
+	// Config.Token (the Docker sandbox sets a random one per container).
+	TokenEnv = "OW_PROXY_TOKEN"
+	// TokenHeader carries Config.Token on every answer, so that a client
+	// can tell its own proxy from another one listening on the same
+	// address (host networking: another invoker's container may have
+	// taken the port).
+	TokenHeader = "X-OW-Proxy-Token"
+	// ReadyPath answers GET (and HEAD) with 200 {"ok":true} once the proxy
+	// listens, with TokenHeader: the readiness probe.
+	ReadyPath = "/ready"
+	// ChildExitedHeader is "true" on the "command exited" answers of /run
+	// (OpenWhisk's 400, or 500 when the launcher had already exited): the
+	// action's process is gone and this proxy cannot run it again.
+	ChildExitedHeader = "X-OW-Child-Exited"
+	// ExitAddrInUse is cmd/actionproxy's exit code when its listen address
+	// is taken (EADDRINUSE on Linux).
+	ExitAddrInUse = 98
+)
+
 // Config configures a Proxy.
 type Config struct {
 	// Launcher is the launcher's command line, e.g. ["node",
@@ -54,7 +77,9 @@ type Config struct {
 	StartTimeout time.Duration
 	// MaxBody bounds request bodies (default DefaultMaxBody).
 	MaxBody int64
-	Logger  *slog.Logger
+	// Token, when set, is sent in TokenHeader on every answer.
+	Token  string
+	Logger *slog.Logger
 }
 
 // runner is what a launcher Process and a Native runner share.
@@ -132,10 +157,21 @@ func (p *Proxy) Close() error {
 	return nil
 }
 
-// ServeHTTP serves POST /init and POST /run.
+// ServeHTTP serves POST /init, POST /run and GET /ready.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.cfg.Token != "" {
+		w.Header().Set(TokenHeader, p.cfg.Token)
+	}
 	switch r.URL.Path {
 	case "/init", "/run":
+	case ReadyPath:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			sendError(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		sendJSON(w, http.StatusOK, []byte(`{"ok":true}`))
+		return
 	default:
 		sendError(w, http.StatusNotFound, "not found")
 		return
@@ -263,6 +299,7 @@ func (p *Proxy) runActivation(w http.ResponseWriter, ctx context.Context, body [
 	if p.proc != nil {
 		select {
 		case <-p.proc.Exited():
+			w.Header().Set(ChildExitedHeader, "true")
 			sendError(w, http.StatusInternalServerError, MsgCommandExited)
 			return
 		default:
@@ -283,6 +320,9 @@ func (p *Proxy) runActivation(w http.ResponseWriter, ctx context.Context, body [
 			p.proc.Kill()
 		}
 		p.cfg.Logger.Error("run failed", "err", err)
+		if p.proc != nil {
+			w.Header().Set(ChildExitedHeader, "true") // killed above
+		}
 		sendError(w, status, MsgCommandExited)
 		return
 	}

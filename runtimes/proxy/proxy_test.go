@@ -47,7 +47,10 @@ type env struct {
 // newProxy serves a proxy for kind ("nodejs", "python", "native").
 func newProxy(t *testing.T, kind string) *env { return newProxyB(t, kind) }
 
-func newProxyB(t testing.TB, kind string) *env {
+func newProxyB(t testing.TB, kind string) *env { return newProxyToken(t, kind, "") }
+
+// newProxyToken serves a proxy for kind whose Config.Token is token.
+func newProxyToken(t testing.TB, kind, token string) *env {
 	t.Helper()
 	var launcher []string
 	if kind != "native" {
@@ -67,7 +70,7 @@ func newProxyB(t testing.TB, kind string) *env {
 	}
 	e := &env{out: &syncBuffer{}, err: &syncBuffer{}}
 	p, err := proxy.New(proxy.Config{Launcher: launcher, Kind: kind, WorkDir: t.TempDir(),
-		Env: []string{"PATH=/usr/bin:/bin"}, Stdout: e.out, Stderr: e.err})
+		Env: []string{"PATH=/usr/bin:/bin"}, Stdout: e.out, Stderr: e.err, Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +89,13 @@ func newProxyB(t testing.TB, kind string) *env {
 }
 
 func (e *env) post(t testing.TB, path string, body any) (int, string) {
+	t.Helper()
+	st, b, _ := e.postH(t, path, body)
+	return st, b
+}
+
+// postH is post that also returns the answer's header.
+func (e *env) postH(t testing.TB, path string, body any) (int, string, http.Header) {
 	t.Helper()
 	var b []byte
 	switch v := body.(type) {
@@ -106,7 +116,7 @@ func (e *env) post(t testing.TB, path string, body any) (int, string) {
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("%s: Content-Type %q", path, ct)
 	}
-	return resp.StatusCode, strings.TrimSpace(string(rb))
+	return resp.StatusCode, strings.TrimSpace(string(rb)), resp.Header
 }
 
 func initBody(code, main string, binary bool) map[string]any {
@@ -124,6 +134,7 @@ type step struct {
 	body   any
 	status int
 	want   string // exact body
+	exited bool   // the answer says the action's process is gone
 }
 
 func TestProxy(t *testing.T) {
@@ -132,68 +143,78 @@ func TestProxy(t *testing.T) {
 		steps      []step
 	}{
 		{"nodejs lifecycle", "nodejs", []step{
-			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`},
-			{"/init", initBody("", "main", false), 403, `{"error":"Missing main/no code to execute."}`},
-			{"/init", `{"value":`, 400, `{"error":"Error unmarshaling request: unexpected end of JSON input"}`},
-			{"/init", initBody(`function main(a) { console.log("log " + a.x); return {x: a.x, s: process.env.S, n: process.env.N, b: process.env.B, z: process.env.Z, ns: process.env.__OW_NAMESPACE} }`, "main", false), 200, `{"ok":true}`},
-			{"/init", initBody(`function main() {}`, "main", false), 403, `{"error":"Cannot initialize the action more than once."}`},
-			{"/run", runBody(map[string]any{"x": 1}), 200, `{"x":1,"s":"s","n":"3","b":"true","z":"","ns":"guest"}`},
-			{"/run", runBody(map[string]any{"x": 2}), 200, `{"x":2,"s":"s","n":"3","b":"true","z":"","ns":"guest"}`},
+			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`, false},
+			{"/init", initBody("", "main", false), 403, `{"error":"Missing main/no code to execute."}`, false},
+			{"/init", `{"value":`, 400, `{"error":"Error unmarshaling request: unexpected end of JSON input"}`, false},
+			{"/init", initBody(`function main(a) { console.log("log " + a.x); return {x: a.x, s: process.env.S, n: process.env.N, b: process.env.B, z: process.env.Z, ns: process.env.__OW_NAMESPACE} }`, "main", false), 200, `{"ok":true}`, false},
+			{"/init", initBody(`function main() {}`, "main", false), 403, `{"error":"Cannot initialize the action more than once."}`, false},
+			{"/run", runBody(map[string]any{"x": 1}), 200, `{"x":1,"s":"s","n":"3","b":"true","z":"","ns":"guest"}`, false},
+			{"/run", runBody(map[string]any{"x": 2}), 200, `{"x":2,"s":"s","n":"3","b":"true","z":"","ns":"guest"}`, false},
 		}},
 		{"nodejs non-object result", "nodejs", []step{
-			{"/init", initBody(`function main() { return 5 }`, "main", false), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{}), 502, `{"error":"The action did not return a dictionary."}`},
+			{"/init", initBody(`function main() { return 5 }`, "main", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{}), 502, `{"error":"The action did not return a dictionary."}`, false},
 		}},
 		{"nodejs exception", "nodejs", []step{
-			{"/init", initBody(`function main() { throw new Error("boom") }`, "main", false), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{}), 502, `{"error":"An error has occurred: Error: boom"}`},
+			{"/init", initBody(`function main() { throw new Error("boom") }`, "main", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{}), 502, `{"error":"An error has occurred: Error: boom"}`, false},
 		}},
 		{"nodejs init failure", "nodejs", []step{
-			{"/init", initBody(`function other() {}`, "main", false), 502, `{"error":"Initialization has failed due to: Action entrypoint 'main' is not a function."}`},
-			{"/init", initBody(`function main() {}`, "main", false), 403, `{"error":"Cannot initialize the action more than once."}`},
-			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`},
+			{"/init", initBody(`function other() {}`, "main", false), 502, `{"error":"Initialization has failed due to: Action entrypoint 'main' is not a function."}`, false},
+			{"/init", initBody(`function main() {}`, "main", false), 403, `{"error":"Cannot initialize the action more than once."}`, false},
+			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`, false},
 		}},
 		{"nodejs exit", "nodejs", []step{
-			{"/init", initBody(`function main() { process.exit(1) }`, "main", false), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{}), 400, `{"error":"command exited"}`},
-			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`},
+			{"/init", initBody(`function main() { process.exit(1) }`, "main", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{}), 400, `{"error":"command exited"}`, true},
+			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`, false},
+		}},
+		{"python exit", "python", []step{
+			{"/init", initBody("import os\ndef main(a):\n    os._exit(3)\n", "main", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{}), 400, `{"error":"command exited"}`, true},
 		}},
 		{"python lifecycle", "python", []step{
-			{"/init", initBody("def main(a):\n    return {'x': a.get('x')}\n", "", false), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{"x": "y"}), 200, `{"x": "y"}`},
-			{"/run", runBody([]int{1}), 200, `{"error": "'list' object has no attribute 'get'"}`},
+			{"/init", initBody("def main(a):\n    return {'x': a.get('x')}\n", "", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{"x": "y"}), 200, `{"x": "y"}`, false},
+			{"/run", runBody([]int{1}), 200, `{"error": "'list' object has no attribute 'get'"}`, false},
 		}},
 		{"python non-dict result", "python", []step{
-			{"/init", initBody("def main(a):\n    return 'no'\n", "main", false), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{}), 502, `{"error":"The action did not return a dictionary or array."}`},
+			{"/init", initBody("def main(a):\n    return 'no'\n", "main", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{}), 502, `{"error":"The action did not return a dictionary or array."}`, false},
 		}},
 		{"python syntax error", "python", []step{
-			{"/init", initBody("def main(a)\n  return {}\n", "main", false), 502, `{"error":"expected ':'"}`},
+			{"/init", initBody("def main(a)\n  return {}\n", "main", false), 502, `{"error":"expected ':'"}`, false},
 		}},
 		{"python bad zip", "python", []step{
-			{"/init", initBody(base64.StdEncoding.EncodeToString([]byte("not a zip")), "main", true), 502, `{"error":"There was an error uncompressing the action archive. (not a zip archive)"}`},
+			{"/init", initBody(base64.StdEncoding.EncodeToString([]byte("not a zip")), "main", true), 502, `{"error":"There was an error uncompressing the action archive. (not a zip archive)"}`, false},
 		}},
 		{"native script", "native", []step{
-			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`},
-			{"/init", initBody("#!/bin/sh\necho some log\necho \"{\\\"arg\\\":$1}\"\n", "", false), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{"k": "v"}), 200, `{"arg":{"k":"v"}}`},
-			{"/run", runBody("scalar"), 404, `{"error":"The action did not receive a dictionary or array as an argument."}`},
+			{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`, false},
+			{"/init", initBody("#!/bin/sh\necho some log\necho \"{\\\"arg\\\":$1}\"\n", "", false), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{"k": "v"}), 200, `{"arg":{"k":"v"}}`, false},
+			{"/run", runBody("scalar"), 404, `{"error":"The action did not receive a dictionary or array as an argument."}`, false},
 		}},
 		{"native zip", "native", []step{
-			{"/init", initBody(zipExec(t, "#!/bin/sh\necho '{\"zipped\":true}'\n"), "", true), 200, `{"ok":true}`},
-			{"/run", runBody(map[string]any{}), 200, `{"zipped":true}`},
+			{"/init", initBody(zipExec(t, "#!/bin/sh\necho '{\"zipped\":true}'\n"), "", true), 200, `{"ok":true}`, false},
+			{"/run", runBody(map[string]any{}), 200, `{"zipped":true}`, false},
 		}},
 		{"native zip without exec", "native", []step{
-			{"/init", initBody(base64.StdEncoding.EncodeToString(mkZip(t, "other", "x")), "", true), 502, `{"error":"The action failed to generate or locate a binary. See logs for details. (the archive has no file \"exec\")"}`},
+			{"/init", initBody(base64.StdEncoding.EncodeToString(mkZip(t, "other", "x")), "", true), 502, `{"error":"The action failed to generate or locate a binary. See logs for details. (the archive has no file \"exec\")"}`, false},
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newProxy(t, tc.kind)
 			for i, s := range tc.steps {
-				status, body := e.post(t, s.path, s.body)
+				status, body, h := e.postH(t, s.path, s.body)
 				if status != s.status || (s.want != "" && body != s.want) {
 					t.Errorf("step %d %s: got %d %s, want %d %s\nstderr: %s", i, s.path, status, body, s.status, s.want, e.err.String())
+				}
+				if exited := h.Get(proxy.ChildExitedHeader) == "true"; exited != s.exited || (!exited && h.Get(proxy.ChildExitedHeader) != "") {
+					t.Errorf("step %d %s: %s %q, want exited %v", i, s.path, proxy.ChildExitedHeader, h.Get(proxy.ChildExitedHeader), s.exited)
+				}
+				if tok := h.Get(proxy.TokenHeader); tok != "" {
+					t.Errorf("step %d %s: %s %q from a proxy without a token", i, s.path, proxy.TokenHeader, tok)
 				}
 			}
 			if n := e.conns.Load(); n != 1 {
@@ -228,6 +249,71 @@ func TestProxyRoutes(t *testing.T) {
 	}
 	if st, _ := e.post(t, "/other", "{}"); st != http.StatusNotFound {
 		t.Errorf("POST /other = %d, want 404", st)
+	}
+}
+
+// TestProxyToken checks that a proxy with a token names it on every
+// answer (so that a client can tell its proxy from another one on the same
+// address) and answers the readiness probe.
+func TestProxyToken(t *testing.T) {
+	const token = "0123abcd"
+	e := newProxyToken(t, "native", token)
+	get := func(method, path string) (int, string, http.Header) {
+		req, err := http.NewRequest(method, e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b)), resp.Header
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{http.MethodGet, proxy.ReadyPath, 200, `{"ok":true}`},
+		{http.MethodHead, proxy.ReadyPath, 200, ""},
+		{http.MethodPost, proxy.ReadyPath, 405, `{"error":"method not allowed"}`},
+		{http.MethodGet, "/run", 405, `{"error":"method not allowed"}`},
+		{http.MethodGet, "/other", 404, `{"error":"not found"}`},
+	} {
+		st, body, h := get(tc.method, tc.path)
+		if st != tc.status || body != tc.body || h.Get(proxy.TokenHeader) != token {
+			t.Errorf("%s %s = %d %s (%s %q), want %d %s with the token", tc.method, tc.path, st, body, proxy.TokenHeader, h.Get(proxy.TokenHeader), tc.status, tc.body)
+		}
+	}
+	for _, s := range []step{
+		{"/run", runBody(map[string]any{}), 500, `{"error":"no action defined yet"}`, false},
+		{"/init", initBody("#!/bin/sh\necho '{\"ok\":1}'\n", "", false), 200, `{"ok":true}`, false},
+		{"/run", runBody(map[string]any{}), 200, `{"ok":1}`, false},
+	} {
+		st, body, h := e.postH(t, s.path, s.body)
+		if st != s.status || body != s.want || h.Get(proxy.TokenHeader) != token {
+			t.Errorf("POST %s = %d %s (%s %q), want %d %s with the token", s.path, st, body, proxy.TokenHeader, h.Get(proxy.TokenHeader), s.status, s.want)
+		}
+	}
+}
+
+// TestProxyLauncherExitedBetweenRuns: a launcher that exits after
+// answering makes the next /run answer "command exited" (OpenWhisk's 500
+// when the exit was seen before the run, its 400 when the run found the
+// launcher going), saying the action's process is gone.
+func TestProxyLauncherExitedBetweenRuns(t *testing.T) {
+	e := newProxy(t, "nodejs")
+	if st, body := e.post(t, "/init", initBody(`function main() { setTimeout(() => process.exit(0), 1); return {first: true} }`, "main", false)); st != 200 {
+		t.Fatalf("init: %d %s", st, body)
+	}
+	if st, body := e.post(t, "/run", runBody(map[string]any{})); st != 200 || body != `{"first":true}` {
+		t.Fatalf("first run: %d %s", st, body)
+	}
+	st, body, h := e.postH(t, "/run", runBody(map[string]any{}))
+	if (st != 500 && st != 400) || body != `{"error":"command exited"}` || h.Get(proxy.ChildExitedHeader) != "true" {
+		t.Errorf("run after the launcher exited: %d %s (%s %q), want command exited", st, body, proxy.ChildExitedHeader, h.Get(proxy.ChildExitedHeader))
 	}
 }
 
