@@ -199,6 +199,8 @@ async function main () {
     const list = await ow.activations.list({ name: 'jsHello', limit: 50 })
     assert.ok(list.some(a => a.activationId === activationId), JSON.stringify(list))
     for (const a of list) assert.strictEqual(a.name, 'jsHello')
+    const count = await ow.activations.list({ name: 'jsHello', count: true })
+    assert.deepStrictEqual(count, { activations: list.length })
     const docs = await ow.activations.list({ name: 'jsHello', docs: true, limit: 50 })
     const full = docs.find(a => a.activationId === activationId)
     assert.ok(full, JSON.stringify(docs))
@@ -301,6 +303,24 @@ async function main () {
     assert.ok(events.includes('three'), JSON.stringify(events))
     assert.ok(!events.includes('while-disabled'), `an activation ran for the fire while the rule was disabled: ${JSON.stringify(events)}`)
     assert.ok(!events.includes('norule'), `an activation ran for the fire without rules: ${JSON.stringify(events)}`)
+  })
+
+  await step('namespaces.get lists every collection', async () => {
+    const ns = await ow.namespaces.get()
+    assert.ok(names(ns.actions).includes('jsEcho'), JSON.stringify(ns.actions))
+    assert.ok(names(ns.triggers).includes('jsEvents'), JSON.stringify(ns.triggers))
+    assert.ok(names(ns.rules).includes('jsRule'), JSON.stringify(ns.rules))
+    assert.ok(Array.isArray(ns.packages), JSON.stringify(ns.packages))
+  })
+
+  await step('actions.list pages with limit and skip', async () => {
+    const all = await ow.actions.list({ limit: 200 })
+    assert.ok(all.length >= 3, JSON.stringify(names(all)))
+    const first = await ow.actions.list({ limit: 1 })
+    const second = await ow.actions.list({ limit: 1, skip: 1 })
+    assert.deepStrictEqual(names(first), names(all).slice(0, 1))
+    assert.deepStrictEqual(names(second), names(all).slice(1, 2))
+    await rejects(ow.actions.list({ limit: 201 }), 400)
   })
 
   // ---- packages -----------------------------------------------------------
