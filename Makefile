@@ -6,6 +6,8 @@ FUZZTIME  ?= 10s
 # Arguments for `make run`, e.g. make run ARGS='--port 3234 --data-dir /tmp/gw'
 ARGS      ?=
 POUCHDB_SERVER := $(CURDIR)/test/integration/node_modules/pouchdb-server/bin/pouchdb-server
+# npm ci writes this file; it is older than the lock when the lock changed
+NPM_STAMP      := test/integration/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
 .PHONY: help build run test test-integration fuzz lint clean
@@ -23,10 +25,11 @@ run: build ## Build and run `gowhisk standalone` on 127.0.0.1:3233 (data in ~/.g
 test: ## Unit and end-to-end tests (needs only Go, node and python)
 	$(GO) test -race -count=1 ./...
 
-$(POUCHDB_SERVER):
+$(NPM_STAMP): test/integration/package.json test/integration/package-lock.json
 	npm ci --prefix test/integration --no-audit --no-fund
+	touch $@
 
-test-integration: $(POUCHDB_SERVER) ## Integration tests against real services (installs pouchdb-server from npm)
+test-integration: $(NPM_STAMP) ## Integration tests against real services (installs pouchdb-server and the official JS client from npm)
 	GOWHISK_POUCHDB_SERVER=$(POUCHDB_SERVER) $(GO) test -tags integration -count=1 ./...
 
 fuzz: ## Run every Fuzz target for FUZZTIME each (default 10s)
@@ -58,13 +61,16 @@ COMPOSE_FILE    := deploy/compose/docker-compose.yml
 COMPOSE_PROJECT ?= gowhisk
 COMPOSE         ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
 COMPOSE_CMD      = $(COMPOSE) -f $(COMPOSE_FILE) -p $(COMPOSE_PROJECT)
+# Debian's python3 (with python3-yaml, a dependency of its docker-compose),
+# not a pyenv shim that may lack PyYAML.
+COMPOSE_PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 
 .PHONY: compose-config compose-images compose-up compose-down
 
-compose-config: ## Validate deploy/compose/docker-compose.yml (no daemon needed) and that it builds every runtime image
+compose-config: build ## Validate deploy/compose/docker-compose.yml (no daemon needed): schema, runtime images, GOWHISK_* names
 	$(COMPOSE_CMD) config -q
 	$(COMPOSE_CMD) --profile runtimes config -q
-	deploy/compose/check-runtime-images.sh $(COMPOSE_CMD)
+	$(COMPOSE_PYTHON) deploy/compose/check.py $(BIN) $(COMPOSE_CMD)
 
 compose-images: ## Build bin/actionproxy (static) and the runtime images of runtimes.json (needs Docker)
 	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags='-s -w' -o bin/actionproxy ./cmd/actionproxy
