@@ -204,6 +204,22 @@ func TestDistributed(t *testing.T) {
 		return
 	}
 	t.Run("Kafka unreachable, then back", func(t *testing.T) { kafkaOutage(t, c, c0, c1) })
+	t.Run("invoker stopped gracefully", func(t *testing.T) {
+		c.invokers[1].stop(t)
+		stopped := time.Now()
+		if code := c.invokers[1].cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("invoker1 exited with status %d on SIGTERM", code)
+		}
+		if _, err := os.Stat(filepath.Join(c.sandboxRoot, "invoker1")); !os.IsNotExist(err) {
+			t.Fatalf("invoker1's sandbox directory is still there after a graceful stop (err %v)", err)
+		}
+		// Its last ping said it is disabled.
+		c.waitInvokers(map[string]string{"invoker0": "up", "invoker1": "down"}, 30*time.Second, 0, 1)
+		t.Logf("invoker1 down on both controllers %v after it exited", time.Since(stopped).Round(100*time.Millisecond))
+		if st, res := invokeBlocking(t, c1, "hello", map[string]any{"name": "last"}); st != 200 || res["greeting"] != "hello last" {
+			t.Fatalf("invoke with invoker1 stopped = %d %v", st, res)
+		}
+	})
 	t.Run("CouchDB unreachable", func(t *testing.T) {
 		if err := c.couch.Stop(); err != nil {
 			t.Fatal(err)
@@ -215,6 +231,11 @@ func TestDistributed(t *testing.T) {
 				t.Fatalf("list actions on controller %d with CouchDB down = %d %s; want 503 naming CouchDB", i, r.Status, r.Body)
 			}
 			t.Logf("controller %d with CouchDB down: %d %s", i, r.Status, msg)
+		}
+		// Credentials that are not cached cannot be checked: 503, not 401.
+		stranger := &client{t: t, base: c.urls[1], auth: "11111111-2222-4333-8444-555555555555:" + strings.Repeat("k", 64), hc: c1.hc}
+		if r := stranger.do("GET", "/api/v1/namespaces/_/actions", nil); r.Status != 503 {
+			t.Fatalf("authentication with CouchDB down = %d %s; want 503", r.Status, r.Body)
 		}
 	})
 	t.Logf("the whole test took %v", time.Since(testStart).Round(time.Second))
