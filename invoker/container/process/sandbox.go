@@ -432,69 +432,6 @@ func (c *Container) setPaused(ctx context.Context, paused bool) error {
 	return nil
 }
 
-// processState returns the state letter of a process from /proc ("" when
-// it is gone).
-func processState(pid int) string {
-	st, _ := procStat(pid)
-	return st
-}
-
-// procStat returns the state letter and the start time (clock ticks since
-// boot) of a process from /proc/<pid>/stat ("" when it is gone).
-func procStat(pid int) (state string, start uint64) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+3 > len(s) {
-		return "", 0
-	}
-	// After "(comm)": state ppid pgrp session tty_nr tpgid flags minflt
-	// cminflt majflt cmajflt utime stime cutime cstime priority nice
-	// num_threads itrealvalue starttime ...
-	f := strings.Fields(s[i+1:])
-	if len(f) > 19 {
-		start, _ = strconv.ParseUint(f[19], 10, 64)
-	}
-	return s[i+2 : i+3], start
-}
-
-// procID identifies a process across pid reuse.
-type procID struct {
-	pid   int
-	start uint64
-}
-
-func identify(pid int) procID {
-	_, start := procStat(pid)
-	return procID{pid, start}
-}
-
-// finished reports whether the process has ended: gone, a zombie (dead,
-// not yet reaped) or its pid taken by another process.
-func (p procID) finished() bool {
-	st, start := procStat(p.pid)
-	return st == "" || st == "Z" || st == "X" || start != p.start
-}
-
-// waitFinished waits (bounded by ctx) until every process of ids has
-// ended, and returns those still running when ctx ends.
-func waitFinished(ctx context.Context, ids []procID) ([]int, error) {
-	var left []int
-	err := pollUntil(ctx, func() (bool, error) {
-		left = left[:0]
-		for _, id := range ids {
-			if !id.finished() {
-				left = append(left, id.pid)
-			}
-		}
-		return len(left) == 0, nil
-	})
-	return left, err
-}
-
 // Logs returns the lines written since the previous call, up to each
 // stream's sentinel (see container.Container). It never blocks past ctx,
 // nor long after the launcher died: at the end of both streams it returns
