@@ -40,6 +40,7 @@ func quickPlan() plan {
 	p.coldN, p.resumeN, p.fires = 3, 6, 2
 	p.asyncN, p.storeN = 500, 10000
 	p.floorFanoutWarm = 1
+	p.distinct, p.fanout = 20, 20
 	return p
 }
 
@@ -53,6 +54,7 @@ type bench struct {
 	only   map[string]bool
 	prof   *profiler
 	log    io.Writer
+	t0     time.Time
 	rows   []Row
 	floors map[string]Row
 
@@ -77,10 +79,14 @@ func (b *bench) add(r Row) {
 			r.Ratio = ratio(f.Rate, r.Rate)
 		}
 	}
+	if r.CPU != nil && r.Rate > 0 {
+		r.CPUPerOp = r.CPU.Server / r.Rate * 1e6
+	}
 	if strings.HasPrefix(r.ID, "9.") {
 		b.floors[r.ID] = r
 	}
 	b.rows = append(b.rows, r)
+	fmt.Fprintf(b.log, "%5.1fs", time.Since(b.t0).Seconds())
 	switch {
 	case r.Skipped != "":
 		fmt.Fprintf(b.log, "  %-18s %-44s skipped: %s\n", r.ID, r.Scenario, r.Skipped)
@@ -100,9 +106,7 @@ func (b *bench) fail(id, scenario string, err error) {
 // loadRow warms up fn at conc, then measures it for the plan's duration,
 // sampling the CPU of pids (and profiling the first one with -perf).
 func (b *bench) loadRow(id, scenario string, conc int, fn op, pids ...int) Row {
-	if b.p.warm > 0 {
-		runLoad(b.ctx, conc, b.p.warm, 0, fn)
-	}
+	b.warmUp(conc, fn, pids...)
 	stop := func() string { return "" }
 	if len(pids) > 0 {
 		stop = b.prof.start(pids[0], id)
@@ -118,6 +122,27 @@ func (b *bench) loadRow(id, scenario string, conc int, fn op, pids ...int) Row {
 	}
 	finish(&r, res)
 	return r
+}
+
+// warmUp runs fn at conc for the plan's warm-up time, repeated (up to 5
+// times) while the servers' process count still grows: the measurement
+// starts once the containers (or floor processes) it needs exist.
+func (b *bench) warmUp(conc int, fn op, pids ...int) {
+	if b.p.warm <= 0 {
+		return
+	}
+	prev := -1
+	for range 5 {
+		runLoad(b.ctx, conc, b.p.warm, 0, fn)
+		n := 0
+		for _, p := range pids {
+			n += len(descendantsCPU(p))
+		}
+		if n == prev || len(pids) == 0 {
+			return
+		}
+		prev = n
+	}
 }
 
 // finish notes a run's errors on r.

@@ -82,7 +82,7 @@ func run() int {
 	if err != nil {
 		return exitOn(err)
 	}
-	b := &bench{ctx: ctx, p: p, work: work, root: root, prof: prof, log: os.Stderr, floors: map[string]Row{}, only: map[string]bool{}}
+	b := &bench{t0: started, ctx: ctx, p: p, work: work, root: root, prof: prof, log: os.Stderr, floors: map[string]Row{}, only: map[string]bool{}}
 	for _, s := range strings.Split(*only, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			b.only[s] = true

@@ -58,9 +58,12 @@ func (p *profiler) start(pid int, id string) func() string {
 			return ""
 		}
 		defer f.Close()
+		// By process name (the server and the action processes it
+		// started), then the server's own symbols: self, and cumulative.
 		for _, args := range [][]string{
-			{"report", "-i", data, "--stdio", "--no-children", "--sort", "symbol", "-g", "none", "--percent-limit", "0.7"},
-			{"report", "-i", data, "--stdio", "--children", "--sort", "symbol", "-g", "none", "--percent-limit", "3"},
+			{"report", "-i", data, "--stdio", "--no-children", "--sort", "comm,dso", "-g", "none", "--percent-limit", "1"},
+			{"report", "-i", data, "--stdio", "--no-children", "--comms", "gowhisk", "--sort", "symbol", "-g", "none", "--percent-limit", "0.5"},
+			{"report", "-i", data, "--stdio", "--children", "--comms", "gowhisk", "--sort", "symbol", "-g", "none", "--percent-limit", "2"},
 		} {
 			rep := exec.Command(p.perf, args...)
 			rep.Stdout, rep.Stderr = f, f

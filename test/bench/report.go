@@ -26,10 +26,13 @@ type Row struct {
 	Ratio     float64   `json:"ratio,omitempty"`
 	OverFloor float64   `json:"over_floor_ms,omitempty"`
 	CPU       *cpuMeter `json:"cpu,omitempty"`
-	Target    string    `json:"target,omitempty"`
-	Note      string    `json:"note,omitempty"`
-	Skipped   string    `json:"skipped,omitempty"`
-	Err       string    `json:"error,omitempty"`
+	// CPUPerOp is the server's CPU time per operation in µs (server
+	// cores / rate): on a shared machine steadier than the rate itself.
+	CPUPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	Target   string  `json:"target,omitempty"`
+	Note     string  `json:"note,omitempty"`
+	Skipped  string  `json:"skipped,omitempty"`
+	Err      string  `json:"error,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -119,7 +122,7 @@ func f2(v float64) string {
 // printTable writes the rows as an aligned text table.
 func printTable(w io.Writer, rows []Row) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "id\tscenario\tn\terr\tp50 ms\tp90 ms\tp99 ms\tmax ms\trate/s\tfloor\t×floor\tCPU srv/act/cli\t")
+	fmt.Fprintln(tw, "id\tscenario\tn\terr\tp50 ms\tp90 ms\tp99 ms\tmax ms\trate/s\tfloor\t×floor\tCPU srv/act/cli\tsrv µs/op\t")
 	for _, r := range rows {
 		if r.Skipped != "" {
 			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t\t\t\t\t\t\t skipped: %s\n", r.ID, r.Scenario, r.Skipped)
@@ -133,8 +136,8 @@ func printTable(w io.Writer, rows []Row) {
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f (%s)", r.Ratio, r.RatioOf)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", r.ID, r.Scenario, r.N, r.Errors,
-			f2(r.P50), f2(r.P90), f2(r.P99), f2(r.Max), f2(r.Rate), r.Floor, ratio, cpu)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", r.ID, r.Scenario, r.N, r.Errors,
+			f2(r.P50), f2(r.P90), f2(r.P99), f2(r.Max), f2(r.Rate), r.Floor, ratio, cpu, f2(r.CPUPerOp))
 		if r.Err != "" {
 			fmt.Fprintf(tw, " error: %s", r.Err)
 		}
@@ -145,11 +148,11 @@ func printTable(w io.Writer, rows []Row) {
 
 // printMarkdown writes the rows as a Markdown table (for BENCHMARKS.md).
 func printMarkdown(w io.Writer, rows []Row) {
-	fmt.Fprintln(w, "| id | scenario | n | err | p50 ms | p90 ms | p99 ms | max ms | rate/s | floor | ×floor | CPU srv/act/cli |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|---|")
+	fmt.Fprintln(w, "| id | scenario | n | err | p50 ms | p90 ms | p99 ms | max ms | rate/s | floor | ×floor | CPU srv/act/cli | srv µs/op |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|---|--:|")
 	for _, r := range rows {
 		if r.Skipped != "" {
-			fmt.Fprintf(w, "| %s | %s | | | | | | | | | | skipped: %s |\n", r.ID, r.Scenario, r.Skipped)
+			fmt.Fprintf(w, "| %s | %s | | | | | | | | | | | skipped: %s |\n", r.ID, r.Scenario, r.Skipped)
 			continue
 		}
 		cpu, ratio := "", ""
@@ -159,8 +162,8 @@ func printMarkdown(w io.Writer, rows []Row) {
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f (%s)", r.Ratio, r.RatioOf)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.ID, r.Scenario, r.N, r.Errors,
-			f2(r.P50), f2(r.P90), f2(r.P99), f2(r.Max), f2(r.Rate), r.Floor, ratio, cpu)
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.ID, r.Scenario, r.N, r.Errors,
+			f2(r.P50), f2(r.P90), f2(r.P99), f2(r.Max), f2(r.Rate), r.Floor, ratio, cpu, f2(r.CPUPerOp))
 	}
 }
 

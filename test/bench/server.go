@@ -57,9 +57,9 @@ func moduleRoot() (string, error) {
 }
 
 // startGowhisk starts `bin standalone` with the process sandbox on a free
-// loopback port and a fresh data directory under work, with throttles and
-// memory high enough that the benchmark measures the path, not the
-// limits. extra adds flags.
+// loopback port and a fresh data directory under work, with throttles
+// high enough that the benchmark measures the path, not the limits. extra
+// adds flags (e.g. --user-memory; the default pool is 2048 MB).
 func startGowhisk(ctx context.Context, bin, work, name string, extra ...string) (*gowhisk, error) {
 	dir := filepath.Join(work, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -70,7 +70,7 @@ func startGowhisk(ctx context.Context, bin, work, name string, extra ...string) 
 		"--sandbox-dir", filepath.Join(dir, "sandbox"),
 		"--cgroup-parent", "gowhisk-bench-" + name,
 		"--invocations-per-minute", "100000000", "--concurrent-invocations", "100000",
-		"--fires-per-minute", "100000000", "--user-memory", "262144",
+		"--fires-per-minute", "100000000",
 		"--log-level", "warn", "--shutdown-timeout", "10s"}, extra...)
 	cmd := exec.Command(bin, args...)
 	errPath := filepath.Join(dir, "server.log")
