@@ -31,6 +31,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+func (s *syncBuffer) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -64,8 +70,26 @@ func requireInterpreter(t testing.TB, path string) {
 	}
 }
 
+// slowWriter is a log reader that keeps up badly: every write into the
+// buffer takes a millisecond, so an action that prints a lot fills the
+// pipe and its runtime has to queue output.
+type slowWriter struct{ *syncBuffer }
+
+func (w slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return w.syncBuffer.Write(p)
+}
+
 // start installs the launchers and starts the launcher of kind.
 func start(t testing.TB, kind string) *launched {
+	t.Helper()
+	return startWith(t, kind, false, nil)
+}
+
+// startWith is start with a slow reader of stdout and stderr when slow,
+// and prepare (when not nil) adjusting the command (argv[0] is the
+// interpreter) before it starts.
+func startWith(t testing.TB, kind string, slow bool, prepare func(cmd *exec.Cmd)) *launched {
 	t.Helper()
 	ldir := t.TempDir()
 	if err := runtimes.InstallLaunchers(ldir); err != nil {
@@ -79,7 +103,13 @@ func start(t testing.TB, kind string) *launched {
 	l := &launched{out: &syncBuffer{}, err: &syncBuffer{}, dir: t.TempDir()}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = l.out, l.err
+	if slow {
+		cmd.Stdout, cmd.Stderr = slowWriter{l.out}, slowWriter{l.err}
+	}
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}
+	if prepare != nil {
+		prepare(cmd)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	l.p, err = actionloop.Start(ctx, cmd)

@@ -77,6 +77,39 @@ func Prepare(dir string, kind string, req container.InitRequest) (string, error)
 
 // PrepareWithLimits is Prepare with explicit limits.
 func PrepareWithLimits(dir string, kind string, req container.InitRequest, lim Limits) (string, error) {
+	p, err := prepare(dir, kind, req, lim)
+	if err != nil {
+		return "", hidePath(err, dir)
+	}
+	return p, nil
+}
+
+// pathlessError is an error whose message no longer shows the action's
+// directory on the host; it unwraps to the original error.
+type pathlessError struct {
+	msg string
+	err error
+}
+
+func (e *pathlessError) Error() string { return e.msg }
+func (e *pathlessError) Unwrap() error { return e.err }
+
+// hidePath removes dir from err's message: the messages of Prepare reach
+// the action's developer (an init failure's result and logs), who must not
+// learn where the invoker keeps actions. Paths under dir become relative,
+// dir itself ".".
+func hidePath(err error, dir string) error {
+	dir = filepath.Clean(dir)
+	msg := err.Error()
+	if dir == "." || dir == string(filepath.Separator) || !strings.Contains(msg, dir) {
+		return err
+	}
+	msg = strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
+	msg = strings.ReplaceAll(msg, dir, ".")
+	return &pathlessError{msg: msg, err: err}
+}
+
+func prepare(dir string, kind string, req container.InitRequest, lim Limits) (string, error) {
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultMaxBytes
 	}

@@ -16,6 +16,11 @@ const Module = require('module');
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n';
 const RESULT_FD = 3;
 
+// The streams' own write methods, taken before any action code can patch
+// them: the sentinels must go through the same queue as console output.
+const stdoutWrite = process.stdout.write.bind(process.stdout);
+const stderrWrite = process.stderr.write.bind(process.stderr);
+
 function writeAll(fd, s) {
   const buf = Buffer.from(s, 'utf8');
   let off = 0;
@@ -32,13 +37,53 @@ function answer(line) {
   writeAll(RESULT_FD, line + '\n');
 }
 
-function answerStatus(status, obj) {
-  answer(status + ' ' + JSON.stringify(obj));
+function statusLine(status, obj) {
+  return status + ' ' + JSON.stringify(obj);
 }
 
-function writeMarkers() {
-  writeAll(1, SENTINEL);
-  writeAll(2, SENTINEL);
+// String(v) that never throws (an object without toString).
+function str(v) {
+  try {
+    return String(v);
+  } catch (e) {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+// Writes the sentinel on stdout and on stderr behind everything the action
+// already wrote there, then calls done once both streams flushed them.
+// process.stdout and process.stderr are asynchronous on a pipe that is
+// full (a slow reader): a direct fs.writeSync would overtake queued
+// console output, and the invoker would cut the activation's logs short.
+function writeMarkers(done) {
+  let left = 2;
+  const one = () => {
+    if (--left === 0) done();
+  };
+  for (const write of [stdoutWrite, stderrWrite]) {
+    let called = false;
+    const cb = () => {
+      if (!called) {
+        called = true;
+        one();
+      }
+    };
+    try {
+      write(SENTINEL, cb);
+    } catch (e) {
+      cb(); // a destroyed stream: nothing more will come out of it
+    }
+  }
+}
+
+// Writes the sentinels, then answers line on fd 3.
+function markAndAnswer(line) {
+  return new Promise((resolve) => {
+    writeMarkers(() => {
+      answer(line);
+      resolve();
+    });
+  });
 }
 
 // Splits "file.fn" into [module, property]; "fn" into [undefined, "fn"].
@@ -64,7 +109,13 @@ function assertFunction(handler, name) {
   return handler;
 }
 
-function loadSource(file, main) {
+// The file name the action's source code is compiled under: its name, so
+// that stacks and syntax errors point into the action, not at a host path.
+function displayName(name) {
+  return typeof name === 'string' && /^[\w.@+-]+$/.test(name) ? name : 'action';
+}
+
+function loadSource(file, main, name) {
   const code = fs.readFileSync(file, 'utf8');
   const mod = new Module(file, null);
   mod.filename = file;
@@ -76,14 +127,15 @@ function loadSource(file, main) {
   const tail = ident
     ? '\n;try { return typeof ' + main + " === 'undefined' ? undefined : " + main + '; } catch (e__) { if (e__ && e__.name === "ReferenceError") return undefined; throw e__; }'
     : '\n;return undefined;';
+  const params = ['exports', 'require', 'module', '__filename', '__dirname'];
+  const options = { filename: displayName(name) };
   let fn;
   try {
-    fn = vm.compileFunction(code + tail, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: file });
+    fn = vm.compileFunction(code + tail, params, options);
   } catch (e) {
-    if (e && typeof e.stack === 'string') {
-      const i = e.stack.indexOf('\n    at ');
-      if (i > 0) e.stack = e.stack.slice(0, i);
-    }
+    // Report the error of the action's code alone (not one the tail above
+    // turned into an unexpected token of the launcher's).
+    vm.compileFunction(code, params, options);
     throw e;
   }
   let handler = fn.call(mod.exports, mod.exports, req, mod, file, path.dirname(file));
@@ -104,6 +156,51 @@ function loadDirectory(dir, main) {
   return assertFunction(property(req(target), fn), main);
 }
 
+// The part of a source line around column col (1-based) with its caret,
+// at most 160 characters wide.
+function excerpt(src, col) {
+  let start = 0;
+  if (src.length > 160) start = Math.max(0, Math.min(col - 80, src.length - 160));
+  const line = src.slice(start, start + 160);
+  return '\n' + line + '\n' + ' '.repeat(Math.max(col - 1 - start, 0)) + '^';
+}
+
+// describeError describes an error of the action's code for an init
+// failure: its stack without the launcher's frames (nor node's module
+// loading) and with the action's directory removed from paths; a syntax
+// error as "SyntaxError: <message>", its position in the action's code and
+// the source line.
+function describeError(error, dir) {
+  if (error === null || typeof error !== 'object' || typeof error.stack !== 'string') {
+    return str(error);
+  }
+  let stack = error.stack;
+  let where = '';
+  const name = typeof error.name === 'string' ? error.name : '';
+  const head = name !== '' && !stack.startsWith(name) ? stack.indexOf('\n\n' + name) : -1;
+  if (head > 0) {
+    // A compile error as node decorates it:
+    // "<file>:<line>\n<source line>\n<caret line>\n\n<name>: <message>\n    at ..."
+    const [loc, src, caret] = stack.slice(0, head).split('\n');
+    const col = typeof caret === 'string' ? caret.indexOf('^') + 1 : 0;
+    where = '\n    at ' + loc + (col > 0 && typeof src === 'string' ? ':' + col + excerpt(src, col) : '');
+    stack = stack.slice(head + 2);
+  }
+  const out = [];
+  for (const line of stack.split('\n')) {
+    if (/^\s+at /.test(line)) {
+      // The compiler's frames of a syntax error, and everything from the
+      // launcher's first frame on, are not the action's.
+      if (where !== '' || line.includes(__filename)) break;
+      if (line.includes('(node:internal/') || line.includes('at node:internal/')) continue;
+    }
+    out.push(line);
+  }
+  let text = out.join('\n') + where;
+  if (typeof dir === 'string' && dir !== '') text = text.split(dir + path.sep).join('').split(dir).join('.');
+  return text;
+}
+
 function setEnv(env) {
   if (!env || typeof env !== 'object') return;
   for (const k of Object.keys(env)) {
@@ -117,22 +214,32 @@ function setEnv(env) {
 let handler;
 let activationKeys = [];
 
+// init loads the action; on failure it reports the error and exits (the
+// returned promise then never settles).
 function init(msg) {
   const m = (msg && msg.init) || {};
+  let dir;
   try {
     if (typeof m.path !== 'string' || m.path === '') throw 'Missing main/no code to execute.';
     const main = typeof m.main === 'string' && m.main !== '' ? m.main : 'main';
     setEnv(m.env);
+    dir = path.dirname(m.path);
     const st = fs.statSync(m.path);
-    handler = st.isDirectory() ? loadDirectory(m.path, main) : loadSource(m.path, main);
-    answer(JSON.stringify({ ok: true }));
+    if (st.isDirectory()) dir = m.path;
+    handler = st.isDirectory() ? loadDirectory(m.path, main) : loadSource(m.path, main, m.name);
   } catch (error) {
-    const detail = error && error.stack ? String(error.stack) : String(error);
+    handler = undefined;
+    const detail = describeError(error, dir);
     console.error('Error during initialization:', detail);
-    writeMarkers();
-    answerStatus(502, { error: 'Initialization has failed due to: ' + detail });
-    process.exit(0);
+    return markAndAnswer(statusLine(502, { error: 'Initialization has failed due to: ' + detail })).then(() => {
+      process.exit(0);
+      return new Promise(() => {});
+    });
   }
+  answer(JSON.stringify({ ok: true }));
+process.on('uncaughtException', (error) => asyncError('Uncaught exception', error));
+process.on('unhandledRejection', (reason) => asyncError('Unhandled rejection', reason));
+  return Promise.resolve();
 }
 
 // A JSON-safe copy of an error (as npm serialize-error does).
@@ -158,53 +265,85 @@ function serializeError(value, seen) {
   return out;
 }
 
-async function run(msg) {
-  for (const k of activationKeys) delete process.env[k];
-  activationKeys = [];
-  for (const k of Object.keys(msg)) {
-    if (k !== 'value' && typeof msg[k] === 'string') {
-      const name = '__OW_' + k.toUpperCase();
-      process.env[name] = msg[k];
-      activationKeys.push(name);
+// The activation in progress: {done, finish(line)}, or null.
+let current = null;
+
+// An error the action did not catch (an exception thrown by a callback, an
+// unhandled rejection) ends the activation in progress as a thrown
+// exception does; between activations it is only logged.
+function asyncError(kind, error) {
+  const act = current;
+  try {
+    console.error(kind + ':', error);
+  } catch (e) {
+    // console itself is broken: the answer below still goes out
+  }
+  if (act !== null && !act.done) act.finish(statusLine(502, { error: 'An error has occurred: ' + str(error) }));
+}
+
+// run runs one activation; the returned promise resolves once it has been
+// answered (by its result, or by an error the action did not catch).
+function run(msg) {
+  return new Promise((resolve) => {
+    const act = {
+      done: false,
+      finish(line) {
+        if (act.done) return;
+        act.done = true;
+        if (current === act) current = null;
+        markAndAnswer(line).then(resolve);
+      },
+    };
+    current = act;
+    for (const k of activationKeys) delete process.env[k];
+    activationKeys = [];
+    for (const k of Object.keys(msg)) {
+      if (k !== 'value' && typeof msg[k] === 'string') {
+        const name = '__OW_' + k.toUpperCase();
+        process.env[name] = msg[k];
+        activationKeys.push(name);
+      }
     }
-  }
-  let value = msg.value;
-  if (value === null || value === undefined) value = {};
-  if (typeof value !== 'object') {
-    const err = "Internal system error: the argument must be a dictionary but has type '" + typeof value + "'.";
-    console.error('Internal system error:', err);
-    writeMarkers();
-    return answerStatus(403, { error: err });
-  }
-  let result;
-  try {
-    result = handler(value);
-  } catch (e) {
-    console.error(e);
-    writeMarkers();
-    return answerStatus(502, { error: 'An error has occurred: ' + e });
-  }
-  try {
-    result = await result;
-    if (result === undefined) result = {};
-  } catch (e) {
-    result = e ? { error: serializeError(e) } : { error: {} };
-  }
-  if (typeof result !== 'object') {
-    console.error('Result must be of type object but has type "' + typeof result + '":', result);
-    writeMarkers();
-    return answerStatus(502, { error: 'The action did not return a dictionary.' });
-  }
-  let line;
-  try {
-    line = JSON.stringify(result);
-  } catch (e) {
-    console.error(e);
-    writeMarkers();
-    return answerStatus(502, { error: 'An error has occurred: ' + e });
-  }
-  writeMarkers();
-  answer(line === undefined ? 'null' : line);
+    let value = msg.value;
+    if (value === null || value === undefined) value = {};
+    if (typeof value !== 'object') {
+      const err = "Internal system error: the argument must be a dictionary but has type '" + typeof value + "'.";
+      console.error('Internal system error:', err);
+      return act.finish(statusLine(403, { error: err }));
+    }
+    let result;
+    try {
+      result = handler(value);
+    } catch (e) {
+      console.error(e);
+      return act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
+    }
+    Promise.resolve(result)
+      .then(
+        (r) => (r === undefined ? {} : r),
+        (e) => (e ? { error: serializeError(e) } : { error: {} })
+      )
+      .then((r) => {
+        if (act.done) return;
+        if (typeof r !== 'object') {
+          console.error('Result must be of type object but has type "' + typeof r + '":', r);
+          return act.finish(statusLine(502, { error: 'The action did not return a dictionary.' }));
+        }
+        let line;
+        try {
+          line = JSON.stringify(r);
+        } catch (e) {
+          console.error(e);
+          return act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
+        }
+        act.finish(line === undefined ? 'null' : line);
+      })
+      .catch((e) => {
+        // A result whose getters or toJSON throw.
+        console.error(e);
+        act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
+      });
+  });
 }
 
 // Line reader: one request at a time, in order.
@@ -222,11 +361,10 @@ async function drain() {
     try {
       msg = JSON.parse(line);
     } catch (e) {
-      writeMarkers();
-      answerStatus(400, { error: 'Error unmarshaling request: ' + e.message });
+      await markAndAnswer(statusLine(400, { error: 'Error unmarshaling request: ' + e.message }));
       continue;
     }
-    if (handler === undefined) init(msg);
+    if (handler === undefined) await init(msg);
     else await run(msg === null || typeof msg !== 'object' ? {} : msg);
   }
   busy = false;
@@ -248,3 +386,5 @@ process.stdin.on('end', () => {
 });
 
 answer(JSON.stringify({ ok: true }));
+process.on('uncaughtException', (error) => asyncError('Uncaught exception', error));
+process.on('unhandledRejection', (reason) => asyncError('Unhandled rejection', reason));

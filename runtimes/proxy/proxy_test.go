@@ -305,7 +305,14 @@ func TestProxyToken(t *testing.T) {
 // launcher going), saying the action's process is gone.
 func TestProxyLauncherExitedBetweenRuns(t *testing.T) {
 	e := newProxy(t, "nodejs")
-	if st, body := e.post(t, "/init", initBody(`function main() { setTimeout(() => process.exit(0), 1); return {first: true} }`, "main", false)); st != 200 {
+	if st, body := e.post(t, "/init", initBody(`let runs = 0
+function main() {
+  // Exit soon after answering; a run that still finds the launcher (it
+  // came in before the timer) makes it exit right away.
+  if (runs++ > 0) process.exit(0);
+  setTimeout(() => process.exit(0), 1);
+  return {first: true};
+}`, "main", false)); st != 200 {
 		t.Fatalf("init: %d %s", st, body)
 	}
 	if st, body := e.post(t, "/run", runBody(map[string]any{})); st != 200 || body != `{"first":true}` {

@@ -16,6 +16,20 @@ import traceback
 
 SENTINEL = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
 NOT_DICTIONARY = "The action did not return a dictionary or array."
+PIDS_EXHAUSTED = "The action exhausted the process limit of its container and was aborted."
+
+# The launcher's process. A process the action forked runs the launcher's
+# code too once the action's code returns in it: it must leave without
+# reading requests or answering on fd 3 (see leave_if_forked).
+LAUNCHER_PID = os.getpid()
+
+
+def leave_if_forked(status):
+    """Ends a process the action forked (not the launcher) when it returns
+    into the launcher's code, without flushing the launcher's buffers nor
+    touching stdin or fd 3."""
+    if os.getpid() != LAUNCHER_PID:
+        os._exit(status)
 
 
 def _write_fd(fd, data):
@@ -25,6 +39,7 @@ def _write_fd(fd, data):
 
 
 def answer(line):
+    leave_if_forked(1)
     _write_fd(3, line.encode("utf-8", "replace") + b"\n")
 
 
@@ -76,7 +91,9 @@ def load(path, main):
         exec(code, module.__dict__)
     except Exception:
         print_user_exc()
+        leave_if_forked(1)
         raise InitError("cannot start action: Command exited abruptly during initialization.")
+    leave_if_forked(0)
     fn = getattr(module, main, None)
     if not callable(fn):
         sys.stderr.write("ImportError: cannot import name '%s' from 'main__' (%s)\n" % (main, source))
@@ -87,7 +104,10 @@ def load(path, main):
 def print_user_exc():
     """Prints the current exception's traceback without the launcher's frame."""
     etype, value, tb = sys.exc_info()
-    traceback.print_exception(etype, value, tb.tb_next if tb is not None else None, file=sys.stderr)
+    try:
+        traceback.print_exception(etype, value, tb.tb_next if tb is not None else None, file=sys.stderr)
+    except Exception:
+        pass
 
 
 class InitError(Exception):
@@ -124,11 +144,54 @@ def init(msg):
     return fn
 
 
+class PidsEvents:
+    """Counts the forks the pids cgroup of the launcher refused because its
+    limit was reached ("max" in pids.events; cgroup v1 or v2). The count
+    is 0 when the file cannot be read (no pids cgroup)."""
+
+    def __init__(self):
+        self.path = None
+        try:
+            with open("/proc/self/cgroup") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        candidates = []
+        for line in lines:
+            parts = line.split(":", 2)
+            if len(parts) != 3:
+                continue
+            rel = parts[2].lstrip("/")
+            if "pids" in parts[1].split(","):
+                candidates.insert(0, os.path.join("/sys/fs/cgroup/pids", rel, "pids.events"))
+            elif parts[0] == "0" and parts[1] == "":
+                candidates.append(os.path.join("/sys/fs/cgroup", rel, "pids.events"))
+                candidates.append(os.path.join("/sys/fs/cgroup/unified", rel, "pids.events"))
+        for c in candidates:
+            if os.path.isfile(c) and os.access(c, os.R_OK):
+                self.path = c
+                return
+
+    def count(self):
+        if self.path is None:
+            return 0
+        try:
+            with open(self.path) as f:
+                for line in f:
+                    k, _, v = line.partition(" ")
+                    if k == "max":
+                        return int(v)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+
 class Runner:
     def __init__(self, fn):
         self.fn = fn
         self.loop = None
         self.keys = []
+        self.pids = PidsEvents()
 
     def run(self, msg):
         for k in self.keys:
@@ -145,6 +208,7 @@ class Runner:
                     self.keys.append(name)
         if payload is None:
             payload = {}
+        limited = self.pids.count()
         try:
             res = self.fn(payload)
             if hasattr(res, "__await__"):
@@ -155,7 +219,16 @@ class Runner:
                 res = self.loop.run_until_complete(_await(res))
         except Exception as ex:
             print_user_exc()
+            leave_if_forked(1)
             res = {"error": str(ex)}
+        leave_if_forked(0)
+        if self.pids.count() > limited:
+            # The action hit its container's process limit (a fork bomb):
+            # the container is broken, whatever main returned.
+            sys.stderr.write("%s\n" % PIDS_EXHAUSTED)
+            flush_and_mark()
+            answer_status(502, {"error": PIDS_EXHAUSTED})
+            os._exit(1)
         line = None
         if isinstance(res, (dict, list)):
             try:
@@ -174,6 +247,14 @@ async def _await(aw):
 
 
 def main():
+    # Line by line, as the action prints them: no line waits in a buffer
+    # (nor is lost by a forked process's os._exit) while later ones, or
+    # stderr's, go out.
+    try:
+        sys.stdout.reconfigure(line_buffering=True)
+        sys.stderr.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError):
+        pass
     answer('{"ok":true}')
     stdin = sys.stdin.buffer
     runner = None
@@ -193,6 +274,7 @@ def main():
             runner = Runner(init(msg))
         else:
             runner.run(msg)
+        leave_if_forked(0)
 
 
 if __name__ == "__main__":
