@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/gowhisk/gowhisk/invoker/container"
+	"github.com/gowhisk/gowhisk/runtimes/proxy"
 )
 
 // initRetryInterval is how often /init is retried while the proxy refuses
@@ -33,6 +35,7 @@ type dockerContainer struct {
 	userImage bool
 	port      int    // host network: the reserved 127.0.0.1 port
 	addr      string // host:port of the action proxy
+	token     string // the proxy's identity token (proxy.TokenEnv)
 	http      *http.Client
 	started   time.Time
 	logs      *logBuffer
@@ -93,27 +96,107 @@ func (c *dockerContainer) followLogs() error {
 	return nil
 }
 
-// waitReady waits until the proxy accepts TCP connections, checking now and
-// then that the container still runs.
+// errPortTaken: the container's 127.0.0.1 port turned out to be another
+// process's (it answered on the port, or the container's proxy exited
+// because the address was in use). Create retries on another port.
+var errPortTaken = errors.New("the port is taken by another process")
+
+// readyProbeTimeout bounds one readiness probe.
+const readyProbeTimeout = time.Second
+
+// probeVerdict is what one answer to the readiness probe says.
+type probeVerdict int
+
+const (
+	probeOurs    probeVerdict = iota // the container's own proxy answered
+	probeForeign                     // another process answers on the address
+)
+
+// classifyProbe decides whose proxy answered the readiness probe from the
+// token it sent: the container's own token is its proxy; another token is
+// another container's proxy (the port was taken). An answer without a
+// token is another process for gowhisk's runtime images, whose proxy always
+// sends it, and accepted for a user image (whose proxy may be OpenWhisk's,
+// which knows no token).
+func classifyProbe(got, want string, userImage bool) probeVerdict {
+	switch {
+	case got == want && want != "":
+		return probeOurs
+	case got == "" && userImage:
+		return probeOurs
+	}
+	return probeForeign
+}
+
+// exitedForPort reports whether a container that exited before its proxy
+// answered lost its port: cmd/actionproxy's exit code for a taken address,
+// or a proxy's bind error in its output.
+func exitedForPort(exitCode int, output string) bool {
+	return exitCode == proxy.ExitAddrInUse || strings.Contains(output, "address already in use")
+}
+
+// newProbeClient is an HTTP client to addr without keep-alive: a
+// connection to a foreign process is never reused.
+func newProbeClient(addr string) *http.Client {
+	d := &net.Dialer{Timeout: readyProbeTimeout}
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "tcp", addr)
+		},
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+	}}
+}
+
+// probe sends GET /ready once; ok is false when nothing answered.
+func (c *dockerContainer) probe(ctx context.Context, hc *http.Client) (token string, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, readyProbeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.addr+proxy.ReadyPath, nil)
+	if err != nil {
+		return "", false
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", false
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	return resp.Header.Get(proxy.TokenHeader), true
+}
+
+// waitReady waits until the container's own proxy answers the readiness
+// probe with the container's token, checking now and then that the
+// container still runs. It returns an error wrapping errPortTaken when
+// another process answers on the address or the proxy exited because the
+// address was in use.
 func (c *dockerContainer) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.f.cfg.Timeouts.Ready)
 	defer cancel()
-	d := net.Dialer{Timeout: time.Second}
+	hc := newProbeClient(c.addr)
+	defer hc.CloseIdleConnections()
 	delay := time.Millisecond
 	lastCheck := time.Now()
 	for {
-		conn, err := d.DialContext(ctx, "tcp", c.addr)
-		if err == nil {
-			conn.Close()
-			return nil
+		if got, ok := c.probe(ctx, hc); ok {
+			if classifyProbe(got, c.token, c.userImage) == probeOurs {
+				return nil
+			}
+			if got == "" {
+				return fmt.Errorf("%w: a process without the container's token answers on %s (or the image's proxy predates %s: rebuild it)", errPortTaken, c.addr, proxy.TokenEnv)
+			}
+			return fmt.Errorf("%w: another action proxy answers on %s", errPortTaken, c.addr)
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("the action proxy of %s did not listen on %s: %w", c.name, c.addr, ctx.Err())
+			return fmt.Errorf("the action proxy of %s did not answer on %s: %w", c.name, c.addr, ctx.Err())
 		}
 		if time.Since(lastCheck) > 200*time.Millisecond {
 			lastCheck = time.Now()
 			if st, ierr := c.state(ctx); ierr == nil && !st.Running {
 				out := c.outputTail(ctx)
+				if c.port != 0 && exitedForPort(st.ExitCode, out) {
+					return fmt.Errorf("%w: the proxy of %s exited with code %d, its address %s in use%s", errPortTaken, c.name, st.ExitCode, c.addr, out)
+				}
 				if c.userImage {
 					return fmt.Errorf("the container of image %s exited with code %d before its proxy listened%s", c.image, st.ExitCode, out)
 				}
@@ -175,7 +258,7 @@ func (c *dockerContainer) Init(ctx context.Context, req container.InitRequest) (
 	}
 	start := time.Now()
 	for {
-		res, err := c.post(ctx, "/init", body)
+		res, _, err := c.post(ctx, "/init", body)
 		if err != nil && errors.Is(err, syscall.ECONNREFUSED) && ctx.Err() == nil {
 			select {
 			case <-time.After(initRetryInterval):
@@ -196,7 +279,9 @@ func (c *dockerContainer) Init(ctx context.Context, req container.InitRequest) (
 	}
 }
 
-// Run posts req to /run (never retried). A non-200 answer is a result.
+// Run posts req to /run (never retried). A non-200 answer is a result,
+// except the proxy's "command exited" (the action's process is gone),
+// which is ErrExited as in the process sandbox.
 func (c *dockerContainer) Run(ctx context.Context, req container.RunRequest) (container.RunResult, error) {
 	if len(req.Value) == 0 {
 		req.Value = json.RawMessage("{}")
@@ -206,32 +291,51 @@ func (c *dockerContainer) Run(ctx context.Context, req container.RunRequest) (co
 		return container.RunResult{}, fmt.Errorf("encoding /run: %w", err)
 	}
 	start := time.Now()
-	res, err := c.post(ctx, "/run", body)
+	res, h, err := c.post(ctx, "/run", body)
 	if err != nil {
 		return container.RunResult{}, c.callError(ctx, start, err)
 	}
 	if res.Status != http.StatusOK && c.oomSince(ctx, start, 0) {
 		return res, container.ErrOOM
 	}
+	if childExited(res.Status, res.Body, h) {
+		c.f.log.Debug("the action's process exited", "container", c.name, "status", res.Status)
+		return res, fmt.Errorf("%w (the action proxy answered %d %s)", container.ErrExited, res.Status, bytes.TrimSpace(res.Body))
+	}
 	return res, nil
 }
 
-func (c *dockerContainer) post(ctx context.Context, path string, body []byte) (container.RunResult, error) {
+// commandExitedBody is the Go action proxy's answer when the action's
+// process is gone.
+var commandExitedBody = []byte(`{"error":"` + proxy.MsgCommandExited + `"}`)
+
+// childExited reports whether a /run answer is the action proxy's "command
+// exited": OpenWhisk's Go proxy answers 400 {"error":"command exited"}
+// (500 when the process had exited before the run) and gowhisk's proxy
+// adds ChildExitedHeader to say its action's process is gone. An action
+// returning that very error as its own result has no such header.
+func childExited(status int, body []byte, h http.Header) bool {
+	return (status == http.StatusBadRequest || status == http.StatusInternalServerError) &&
+		h.Get(proxy.ChildExitedHeader) == "true" &&
+		bytes.Equal(bytes.TrimSpace(body), commandExitedBody)
+}
+
+func (c *dockerContainer) post(ctx context.Context, path string, body []byte) (container.RunResult, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+path, bytes.NewReader(body))
 	if err != nil {
-		return container.RunResult{}, err
+		return container.RunResult{}, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return container.RunResult{}, err
+		return container.RunResult{}, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, c.f.cfg.MaxResponseBytes))
 	if err != nil {
-		return container.RunResult{}, err
+		return container.RunResult{}, nil, err
 	}
-	return container.RunResult{Status: resp.StatusCode, Body: b}, nil
+	return container.RunResult{Status: resp.StatusCode, Body: b}, resp.Header, nil
 }
 
 // callError maps a failed call: the deadline is ErrTimeout, a cancelled

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	dcontainer "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/gowhisk/gowhisk/invoker/container"
@@ -93,7 +92,14 @@ type Config struct {
 	// (default 2048, as the pool and the load balancer).
 	UserMemoryMB int
 	// Ports is the range of 127.0.0.1 ports for proxies on the host
-	// network (default 24000-27999).
+	// network (default 24000-27999), one per container. Each invoker
+	// starts handing them out at an offset given by a hash of its name, so
+	// that invokers sharing a host do not try the same ports in the same
+	// order; giving each its own range keeps them apart altogether. A port
+	// is used once the container's proxy answered the readiness probe with
+	// the container's token; when another process has the port, the
+	// container is removed and Create retries on another port (up to
+	// portAttempts times).
 	Ports PortRange
 	// ListenEnv is the environment variable telling the action proxy its
 	// listen address (default OW_LISTEN, as cmd/actionproxy reads it); ProxyPort is the port on
@@ -130,7 +136,14 @@ type Factory struct {
 	managed map[string]bool
 	counter atomic.Uint64
 	pullMu  sync.Mutex // one pull at a time
+	// creating counts create requests in flight, which Cleanup waits for:
+	// a container whose create has not returned yet cannot be listed.
+	creating inflight
 }
+
+// portAttempts bounds how often Create tries another port after the one
+// it took turned out to be another process's.
+const portAttempts = 4
 
 var _ container.Factory = (*Factory)(nil)
 
@@ -194,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Factory, error) {
 		cfg:     cfg,
 		cli:     cli,
 		log:     cfg.Logger.With("sandbox", "docker", "invoker", cfg.InvokerName),
-		ports:   newPorts(cfg.Ports, nil),
+		ports:   newPorts(cfg.Ports, portStart(cfg.InvokerName, cfg.Ports), nil),
 		sem:     make(chan struct{}, cfg.MaxParallelCreates),
 		managed: map[string]bool{},
 	}
@@ -244,9 +257,17 @@ func Available(ctx context.Context, host string, images ...string) error {
 	return nil
 }
 
-// Cleanup removes every container labelled with this invoker's name,
-// running, paused or stopped (at start, after a crash, and at shutdown).
+// Cleanup removes every container labelled with this invoker's name, in
+// any state (created, running, paused, exited, dead), at start, after a
+// crash, and at shutdown. It first waits (bounded by ctx) for the create
+// requests in flight, so that a container the daemon is still making is
+// not missed.
 func (f *Factory) Cleanup(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, f.cfg.Timeouts.Create)
+	if err := f.creating.wait(wctx); err != nil {
+		f.log.Warn("cleanup: create requests still in flight", "err", err)
+	}
+	cancel()
 	lctx, cancel := context.WithTimeout(ctx, f.cfg.Timeouts.List)
 	res, err := f.cli.ContainerList(lctx, client.ContainerListOptions{All: true, Filters: cleanupFilters(f.cfg.InvokerName)})
 	cancel()
@@ -281,8 +302,8 @@ func (f *Factory) Cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// remove force-removes a container; a container that is already gone is
-// fine.
+// remove force-removes a container by id or name; a container that is
+// already gone is fine.
 func (f *Factory) remove(ctx context.Context, id string) error {
 	rctx, cancel := context.WithTimeout(ctx, f.cfg.Timeouts.Remove)
 	defer cancel()
@@ -295,111 +316,6 @@ func (f *Factory) remove(ctx context.Context, id string) error {
 
 func (f *Factory) isManaged(spec container.Spec) bool {
 	return spec.Kind != "blackbox" || spec.Native || f.managed[spec.Image]
-}
-
-// Create creates and starts a container for spec and waits until its proxy
-// accepts connections. Errors wrap container.ErrProvision, except a user
-// image that cannot be pulled (*PullError) or started, which are the
-// action's fault.
-func (f *Factory) Create(ctx context.Context, spec container.Spec) (container.Container, error) {
-	if spec.Image == "" {
-		return nil, fmt.Errorf("%w: no image for kind %q", container.ErrProvision, spec.Kind)
-	}
-	if spec.MemoryMB <= 0 {
-		return nil, fmt.Errorf("%w: bad memory limit %d MB", container.ErrProvision, spec.MemoryMB)
-	}
-	select {
-	case f.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %w", container.ErrProvision, ctx.Err())
-	}
-	defer func() { <-f.sem }()
-
-	managed := f.isManaged(spec)
-	if err := f.ensureImage(ctx, spec.Image, managed); err != nil {
-		return nil, err
-	}
-
-	c := &dockerContainer{f: f, image: spec.Image, userImage: !managed}
-	listen := ""
-	if f.cfg.Network == "host" {
-		port, err := f.ports.get()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", container.ErrProvision, err)
-		}
-		c.port = port
-		c.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		listen = c.addr
-	}
-	shares := int64(spec.CPUShares)
-	if shares <= 0 {
-		shares = CPUShares(f.cfg.UserMemoryMB, spec.MemoryMB)
-	}
-	cfg := &dcontainer.Config{
-		Image:  spec.Image,
-		Env:    envList(spec.Env, f.cfg.ListenEnv, listen),
-		Labels: containerLabels(f.cfg.InvokerName, spec.Kind, spec.Labels),
-	}
-	hc := hostConfig(spec.MemoryMB, shares, f.cfg.Network)
-
-	cctx, cancel := context.WithTimeout(ctx, f.cfg.Timeouts.Create)
-	defer cancel()
-	var created client.ContainerCreateResult
-	var err error
-	for range 3 { // a name clash with a leftover: take the next number
-		c.name = ContainerName(f.cfg.InvokerName, f.counter.Add(1), spec.Name)
-		created, err = f.cli.ContainerCreate(cctx, client.ContainerCreateOptions{Name: c.name, Config: cfg, HostConfig: hc})
-		if err == nil || !cerrdefs.IsConflict(err) {
-			break
-		}
-	}
-	if err != nil {
-		c.releasePort()
-		return nil, f.createError(spec, "creating", err)
-	}
-	c.id = created.ID
-	log := f.log.With("container", c.name, "id", shortID(c.id))
-	if _, err := f.cli.ContainerStart(cctx, c.id, client.ContainerStartOptions{}); err != nil {
-		_ = f.remove(context.WithoutCancel(ctx), c.id)
-		c.releasePort()
-		return nil, f.createError(spec, "starting", err)
-	}
-	c.started = time.Now()
-	c.logs = newLogBuffer(f.cfg.LogBufferBytes)
-	if err := c.followLogs(); err != nil {
-		_ = f.remove(context.WithoutCancel(ctx), c.id)
-		c.releasePort()
-		return nil, fmt.Errorf("%w: %w", container.ErrProvision, err)
-	}
-	if c.addr == "" {
-		addr, err := f.containerAddr(cctx, c.id)
-		if err != nil {
-			c.destroyQuietly(ctx)
-			return nil, fmt.Errorf("%w: %w", container.ErrProvision, err)
-		}
-		c.addr = addr
-	}
-	c.http = newProxyClient(c.addr)
-	if err := c.waitReady(ctx); err != nil {
-		c.destroyQuietly(ctx)
-		if !managed && !errors.Is(err, container.ErrProvision) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %w", container.ErrProvision, err)
-	}
-	log.Debug("container ready", "addr", c.addr, "ms", time.Since(c.started).Milliseconds())
-	return c, nil
-}
-
-// createError maps a create or start failure: OpenWhisk reports a user
-// image without the executable as the developer's problem and anything
-// else as a provisioning failure.
-func (f *Factory) createError(spec container.Spec, op string, err error) error {
-	f.log.Warn("container "+op+" failed", "image", spec.Image, "err", err)
-	if !f.isManaged(spec) && isExecNotFound(err) {
-		return fmt.Errorf("executable file not found in image %s", spec.Image)
-	}
-	return fmt.Errorf("%w: %s container of %s: %w", container.ErrProvision, op, spec.Image, err)
 }
 
 // containerAddr is the proxy address of a container on a named network.

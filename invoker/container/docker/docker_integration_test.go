@@ -374,21 +374,42 @@ func TestContainerExit(t *testing.T) {
 	}
 }
 
+// TestActionProcessExit: an action whose process exits gets the proxy's
+// "command exited" answer, which the sandbox reports as ErrExited (the
+// process sandbox's "The action did not produce a valid response and
+// exited unexpectedly."), for both runtimes.
 func TestActionProcessExit(t *testing.T) {
 	f := newFactory(t)
-	c := create(t, f, "python:3.11", pythonImage, 256)
-	initAction(t, c, `import os
-def main(args):
-    os._exit(3)
-`)
-	res, err := run(t, c, 30*time.Second, `{}`)
-	if err == nil && res.Status == 200 {
-		t.Fatalf("an action that exits answered 200 %s", res.Body)
+	for _, tc := range []struct{ kind, image, code string }{
+		{"nodejs:20", nodeImage, `function main() { process.exit(3) }`},
+		{"python:3.11", pythonImage, "import os\ndef main(args):\n    os._exit(3)\n"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			c := create(t, f, tc.kind, tc.image, 256)
+			initAction(t, c, tc.code)
+			res, err := run(t, c, 30*time.Second, `{}`)
+			if !errors.Is(err, container.ErrExited) {
+				t.Fatalf("an action that exits: %v (%d %s), want ErrExited", err, res.Status, res.Body)
+			}
+			resp := container.InterpretRun(res, err, time.Minute, 0)
+			if resp.StatusCode != entity.StatusDeveloperError || string(resp.Result) != `{"error":"The action did not produce a valid response and exited unexpectedly."}` {
+				t.Errorf("interpreted as %d %s", resp.StatusCode, resp.Result)
+			}
+		})
 	}
-	if err != nil && !errors.Is(err, container.ErrExited) {
-		t.Fatalf("an action that exits: %v, want ErrExited or a non-200 answer", err)
-	}
-	t.Logf("exit answer: %v %d %s", err, res.Status, res.Body)
+	// An action whose result is that error is an application error, not an
+	// exit.
+	t.Run("an action returning command exited", func(t *testing.T) {
+		c := create(t, f, "nodejs:20", nodeImage, 256)
+		initAction(t, c, `function main() { return {error: "command exited"} }`)
+		res, err := run(t, c, 30*time.Second, `{}`)
+		if err != nil {
+			t.Fatalf("an action returning an error: %v (%d %s)", err, res.Status, res.Body)
+		}
+		if resp := container.InterpretRun(res, err, time.Minute, 0); resp.StatusCode != entity.StatusApplicationError {
+			t.Errorf("interpreted as %d %s", resp.StatusCode, resp.Result)
+		}
+	})
 }
 
 func TestNativeSkeleton(t *testing.T) {

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net"
 	"strconv"
 	"sync"
@@ -13,8 +14,24 @@ type PortRange struct {
 	First, Last int
 }
 
-// ports hands out ports of a range, round robin, skipping ports in use by
-// this factory and ports something else listens on.
+// portStart is where an invoker begins handing out ports of r: an offset
+// by a hash of its name, so that two invokers on one host (or two test
+// servers) do not probe the same ports in the same order. A port is only
+// ever trusted once the container's proxy answered with its token.
+func portStart(invoker string, r PortRange) int {
+	n := r.Last - r.First + 1
+	if n <= 1 {
+		return r.First
+	}
+	h := fnv.New32a()
+	h.Write([]byte(invoker))
+	return r.First + int(h.Sum32()%uint32(n))
+}
+
+// ports hands out ports of a range, round robin from a start port,
+// skipping ports in use by this factory and ports something else listens
+// on. The probe is only a hint: another process may bind the port before
+// the container's proxy does (Create then retries on another port).
 type ports struct {
 	mu    sync.Mutex
 	r     PortRange
@@ -24,11 +41,14 @@ type ports struct {
 	free func(port int) bool
 }
 
-func newPorts(r PortRange, free func(int) bool) *ports {
+func newPorts(r PortRange, start int, free func(int) bool) *ports {
 	if free == nil {
 		free = probePort
 	}
-	return &ports{r: r, next: r.First, inUse: map[int]bool{}, free: free}
+	if start < r.First || start > r.Last {
+		start = r.First
+	}
+	return &ports{r: r, next: start, inUse: map[int]bool{}, free: free}
 }
 
 // get reserves a port.

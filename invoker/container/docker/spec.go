@@ -112,23 +112,32 @@ func containerLabels(invoker, kind string, extra map[string]string) map[string]s
 	return l
 }
 
+// envVar is one variable this package sets for the action proxy.
+type envVar struct{ name, value string }
+
 // envList turns env into Docker's KEY=value list, sorted by key, with the
-// listen variable (when set) last so that nothing overrides it.
-func envList(env map[string]string, listenVar, listenAddr string) []string {
+// proxy's own variables last (those with a name and a value; in their
+// order) so that nothing in env overrides or duplicates them.
+func envList(env map[string]string, own ...envVar) []string {
+	isOwn := func(k string) bool {
+		return slices.ContainsFunc(own, func(v envVar) bool { return v.name == k })
+	}
 	keys := make([]string, 0, len(env))
 	for k := range env {
-		if k == "" || strings.ContainsRune(k, '=') || (listenVar != "" && k == listenVar) {
+		if k == "" || strings.ContainsRune(k, '=') || isOwn(k) {
 			continue
 		}
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	out := make([]string, 0, len(keys)+1)
+	out := make([]string, 0, len(keys)+len(own))
 	for _, k := range keys {
 		out = append(out, k+"="+env[k])
 	}
-	if listenVar != "" && listenAddr != "" {
-		out = append(out, listenVar+"="+listenAddr)
+	for _, v := range own {
+		if v.name != "" && v.value != "" {
+			out = append(out, v.name+"="+v.value)
+		}
 	}
 	return out
 }

@@ -118,18 +118,18 @@ func TestEnvList(t *testing.T) {
 		listen string
 		want   []string
 	}{
-		{"sorted, listen last", map[string]string{"B": "2", "A": "1"}, "127.0.0.1:24001",
-			[]string{"A=1", "B=2", "__OW_PROXY_LISTEN=127.0.0.1:24001"}},
-		{"listen cannot be overridden", map[string]string{"__OW_PROXY_LISTEN": "0.0.0.0:80"}, "127.0.0.1:24001",
-			[]string{"__OW_PROXY_LISTEN=127.0.0.1:24001"}},
+		{"sorted, own variables last", map[string]string{"B": "2", "A": "1"}, "127.0.0.1:24001",
+			[]string{"A=1", "B=2", "__OW_PROXY_LISTEN=127.0.0.1:24001", "OW_PROXY_TOKEN=tok"}},
+		{"own variables cannot be overridden", map[string]string{"__OW_PROXY_LISTEN": "0.0.0.0:80", "OW_PROXY_TOKEN": "forged"}, "127.0.0.1:24001",
+			[]string{"__OW_PROXY_LISTEN=127.0.0.1:24001", "OW_PROXY_TOKEN=tok"}},
 		{"bad keys dropped", map[string]string{"": "x", "A=B": "y", "C": "a=b"}, "",
-			[]string{"C=a=b"}},
-		{"no listen address", map[string]string{"__OW_API_HOST": "http://127.0.0.1:3233"}, "",
-			[]string{"__OW_API_HOST=http://127.0.0.1:3233"}},
+			[]string{"C=a=b", "OW_PROXY_TOKEN=tok"}},
+		{"no listen address", map[string]string{"__OW_API_HOST": "http://127.0.0.1:3233", "__OW_PROXY_LISTEN": "x"}, "",
+			[]string{"__OW_API_HOST=http://127.0.0.1:3233", "OW_PROXY_TOKEN=tok"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := envList(tt.env, "__OW_PROXY_LISTEN", tt.listen)
+			got := envList(tt.env, envVar{"__OW_PROXY_LISTEN", tt.listen}, envVar{"OW_PROXY_TOKEN", "tok"})
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("envList = %q, want %q", got, tt.want)
 			}
@@ -239,7 +239,7 @@ func TestIsExecNotFound(t *testing.T) {
 
 func TestPorts(t *testing.T) {
 	busy := map[int]bool{10002: true}
-	p := newPorts(PortRange{10000, 10003}, func(port int) bool { return !busy[port] })
+	p := newPorts(PortRange{10000, 10003}, 10000, func(port int) bool { return !busy[port] })
 	var got []int
 	for range 3 {
 		port, err := p.get()
