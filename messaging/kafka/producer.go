@@ -45,6 +45,14 @@ type Producer struct {
 	// batchAbove is how many Sends in progress the single writer takes.
 	batchAbove int64
 
+	// mu guards closed and the Add of sends: Close waits for the Sends in
+	// progress before closing the writers (kafka-go's Writer.Close racing
+	// a WriteMessages can leave a partition writer that Close waits for
+	// forever).
+	mu     sync.Mutex
+	closed bool
+	sends  sync.WaitGroup
+
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -89,9 +97,10 @@ var _ messaging.Producer = (*Producer)(nil)
 // Send publishes a copy of msg to topic (unprefixed) and returns once the
 // partition leader has it. See the package comment for its errors.
 func (p *Producer) Send(ctx context.Context, topic string, msg []byte) error {
-	if err := closedErr(p.done); err != nil {
-		return err
+	if !p.enter() {
+		return messaging.ErrClosed
 	}
+	defer p.sends.Done()
 	if len(msg) > p.cfg.MaxMessageBytes {
 		return entity.Errorf(entity.ErrTooLarge, "message of %d bytes exceeds the limit of %d bytes", len(msg), p.cfg.MaxMessageBytes)
 	}
@@ -161,6 +170,17 @@ func (p *Producer) topicExists(ctx context.Context, topic string) (bool, error) 
 	return topicExists(ctx, &kafkago.Client{Addr: p.cfg.addr(), Timeout: p.cfg.RequestTimeout, Transport: tr}, topic)
 }
 
+// enter registers a Send in progress, unless the producer is closed.
+func (p *Producer) enter() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.sends.Add(1)
+	return true
+}
+
 // sendError maps an error of WriteMessages to the seam's error kinds.
 func (p *Producer) sendError(ctx context.Context, topic string, size int, err error) error {
 	if cerr := closedErr(p.done); cerr != nil {
@@ -183,12 +203,18 @@ func (p *Producer) sendError(ctx context.Context, topic string, size int, err er
 	}
 }
 
-// Close flushes the messages of Sends in progress, then makes later Sends
-// return messaging.ErrClosed. It is idempotent.
+// Close makes later Sends return messaging.ErrClosed, waits for the Sends
+// in progress to end (each within Config.SendTimeout; one waiting for a
+// topic its writer does not know yet returns ErrClosed), then closes the
+// writers. It is idempotent.
 func (p *Producer) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
 		close(p.done)
+		p.mu.Unlock()
+		p.sends.Wait()
 		err = errors.Join(p.single.Close(), p.batching.Close())
 		p.tr.CloseIdleConnections()
 	})
