@@ -27,10 +27,13 @@
 //  3. Every further stdin line is a /run body (container.RunRequest JSON on
 //     one line). The launcher exports every top-level string key except
 //     value as __OW_<KEY> (removing those of the previous activation), calls
-//     main(value) (awaiting a Promise or coroutine), flushes stdout and
-//     stderr (the action's logs), writes the sentinel line
-//     XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to stdout and to stderr, and then
-//     writes one answer line on fd 3.
+//     main(value) (awaiting a Promise or coroutine), writes the sentinel
+//     line XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to stdout and to stderr
+//     behind everything the action wrote there, and writes one answer line
+//     on fd 3 only once both sentinels are out (node queues console output
+//     when the log pipe is full: the sentinels go through the same streams
+//     and the answer waits for their write callbacks). A process the action
+//     forks never answers: it exits when its copy of main returns.
 //
 // An answer line is either a JSON object or array (the result; an HTTP
 // proxy answers it with status 200), or a status, a space and a JSON
@@ -43,11 +46,16 @@
 // Per family, results and errors follow OpenWhisk's runtimes:
 //
 //   - nodejs (apache/openwhisk-runtime-nodejs): init failures are
-//     "Initialization has failed due to: <error or stack>"; a thrown
-//     exception is 502 "An error has occurred: <error>"; a rejected Promise
-//     is a result {"error":<serialized error>}; undefined is {}; another
-//     non-object is 502 "The action did not return a dictionary."; a
-//     non-object value is 403.
+//     "Initialization has failed due to: <error or stack>", the stack
+//     without the launcher's frames and with paths relative to the action
+//     (the source is compiled under the action's name; a syntax error reads
+//     "SyntaxError: <message>\n    at <name>:<line>:<column>" and the source
+//     line); a thrown exception, and an exception thrown by a callback or an
+//     unhandled rejection while an activation runs, is 502 "An error has
+//     occurred: <error>" (between activations they are only logged); a
+//     rejected Promise is a result {"error":<serialized error>}; undefined
+//     is {}; another non-object is 502 "The action did not return a
+//     dictionary."; a non-object value is 403.
 //   - python (apache/openwhisk-runtime-python on the Go proxy): a syntax
 //     error at init is 502 with the compiler's message ("invalid syntax",
 //     "expected ':'"); a failing import or a missing main is 502 "cannot
@@ -55,7 +63,11 @@
 //     the traceback in the logs; an exception is a result {"error":
 //     str(exception)} with the traceback on stderr; a result that is not a
 //     dict or list is 502 "The action did not return a dictionary or
-//     array.".
+//     array."; when a fork failed during the activation because the pids
+//     cgroup of the launcher reached its limit (a fork bomb; "max" of
+//     pids.events grew), the answer is 502 "The action exhausted the process
+//     limit of its container and was aborted." and the launcher exits.
+//     stdout is line-buffered.
 //   - native (apache/openwhisk-runtime-docker's skeleton): the executable
 //     runs once per activation with the arguments as argv[1] and on stdin;
 //     the last stdout line is the result (502 "The action did not return a
