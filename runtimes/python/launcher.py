@@ -167,6 +167,10 @@ class PidsEvents:
             elif parts[0] == "0" and parts[1] == "":
                 candidates.append(os.path.join("/sys/fs/cgroup", rel, "pids.events"))
                 candidates.append(os.path.join("/sys/fs/cgroup/unified", rel, "pids.events"))
+        # In a container whose cgroup paths are the host's (no cgroup
+        # namespace), its own cgroup is mounted at the root (the real root
+        # cgroup has no pids.events).
+        candidates += ["/sys/fs/cgroup/pids/pids.events", "/sys/fs/cgroup/pids.events"]
         for c in candidates:
             if os.path.isfile(c) and os.access(c, os.R_OK):
                 self.path = c
