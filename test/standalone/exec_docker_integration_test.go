@@ -58,8 +58,12 @@ func TestExecutionDocker(t *testing.T) {
 // that daemon to observe the containers.
 func dockerSandbox(host string, cli *client.Client) sandboxUnderTest {
 	// before holds the ids of containers labelled by any gowhisk invoker
-	// before the server started (other tests' on a shared daemon).
+	// before the server started (other tests' on a shared daemon); invoker
+	// is the server's invoker name, read from the label of an action's
+	// container, so that containers of other tests running at the same
+	// time on a shared daemon do not count as the server's.
 	before := map[string]bool{}
+	invoker := ""
 	return sandboxUnderTest{
 		name: "docker",
 		setup: func(t *testing.T, _ string) []string {
@@ -81,6 +85,7 @@ func dockerSandbox(host string, cli *client.Client) sandboxUnderTest {
 				if ct.Config == nil || ct.Config.Labels[labelInvoker] == "" {
 					t.Fatalf("the action's container %.12s has no %s label: %v", id, labelInvoker, ct.Config)
 				}
+				invoker = ct.Config.Labels[labelInvoker]
 				if ct.HostConfig == nil || ct.HostConfig.Memory <= 0 || ct.HostConfig.PidsLimit == nil || *ct.HostConfig.PidsLimit != 1024 {
 					t.Errorf("the action's container %.12s lacks its memory or pids limit: %+v", id, ct.HostConfig)
 				}
@@ -103,7 +108,7 @@ func dockerSandbox(host string, cli *client.Client) sandboxUnderTest {
 			for {
 				var left []string
 				for _, c := range gowhiskContainers(t, cli) {
-					if !before[c.ID] {
+					if !before[c.ID] && (invoker == "" || c.Labels[labelInvoker] == invoker) {
 						left = append(left, fmt.Sprintf("%.12s %q (%s, invoker %s)", c.ID, c.Names, c.State, c.Labels[labelInvoker]))
 					}
 				}
