@@ -28,8 +28,8 @@ type plan struct {
 }
 
 func fullPlan() plan {
-	return plan{dur: 4 * time.Second, warm: time.Second, coldN: 30, resumeN: 60, fires: 10, fanout: 100,
-		distinct: 100, asyncN: 10000, storeN: 200000, stemWait: 300 * time.Millisecond,
+	return plan{dur: 4 * time.Second, warm: time.Second, coldN: 20, resumeN: 60, fires: 10, fanout: 100,
+		distinct: 100, asyncN: 10000, storeN: 200000, stemWait: 600 * time.Millisecond,
 		pauseGrace: 50 * time.Millisecond, pauseWait: 200 * time.Millisecond, userMemoryMB: 200 * 256,
 		maxWaitRecords: 2 * time.Minute, floorFanoutWarm: 2}
 }
