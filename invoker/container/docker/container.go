@@ -407,15 +407,37 @@ func (c *dockerContainer) Pause(ctx context.Context) error {
 	c.http.CloseIdleConnections()
 	pctx, cancel := context.WithTimeout(ctx, c.f.cfg.Timeouts.Pause)
 	defer cancel()
-	_, err := c.f.cli.ContainerPause(pctx, c.id, client.ContainerPauseOptions{})
-	if err == nil {
-		return nil
+	var err error
+	for try := 1; ; try++ {
+		_, err = c.f.cli.ContainerPause(pctx, c.id, client.ContainerPauseOptions{})
+		if err == nil {
+			return nil
+		}
+		if !freezeFailed(err) || try == pauseTries || pctx.Err() != nil {
+			break
+		}
+		// runc gave up freezing (a task did not freeze in time, as under
+		// heavy load) and thawed the container again: try once more.
+		c.f.log.Debug("pause failed to freeze: retrying", "container", c.name, "err", err)
+		select {
+		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+		case <-pctx.Done():
+		}
 	}
 	// Already paused is fine (the daemon's answer differs between versions).
 	if st, ierr := c.state(ctx); ierr == nil && st.Paused {
 		return nil
 	}
 	return c.lifecycleError(ctx, "pausing", err)
+}
+
+// pauseTries bounds the pause attempts when the freezer fails.
+const pauseTries = 3
+
+// freezeFailed reports whether a pause failed because runc could not
+// freeze the container's cgroup in time (a transient failure).
+func freezeFailed(err error) bool {
+	return strings.Contains(err.Error(), "unable to freeze")
 }
 
 // Resume unpauses the container. Resuming a running container is fine.

@@ -288,3 +288,19 @@ func TestCreateNeverLeavesAContainer(t *testing.T) {
 		})
 	}
 }
+
+func TestFreezeFailed(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want bool
+	}{
+		{"Error response from daemon: Cannot pause container c668d725476a: OCI runtime pause failed: unable to freeze: unknown", true},
+		{"Error response from daemon: Container c668d725476a is not running", false},
+		{"context deadline exceeded", false},
+	}
+	for _, tt := range tests {
+		if got := freezeFailed(errors.New(tt.msg)); got != tt.want {
+			t.Errorf("freezeFailed(%q) = %v", tt.msg, got)
+		}
+	}
+}
