@@ -9,8 +9,17 @@
 // at start and at shutdown (§4.6).
 //
 // Networking: on the host network (the default here) each container's proxy
-// listens on its own 127.0.0.1 port, passed in an environment variable; on a
-// named network the proxy listens on port 8080 of the container's address.
+// listens on its own 127.0.0.1 port (Config.Ports), passed in an
+// environment variable; on a named network the proxy listens on port 8080
+// of the container's address. Each container also gets a random token
+// (runtimes/proxy.TokenEnv) that its proxy sends back on every answer: a
+// container is ready once GET /ready answers with its token, so that
+// another process on the same port (another invoker's container, a test
+// server) is never taken for it; a port found taken is given up for
+// another.
+//
+// A container whose create the caller gave up on is removed, never left
+// "created": create and start requests run to the daemon's answer.
 package docker
 
 import (
