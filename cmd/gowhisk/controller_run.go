@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os/signal"
 	"strconv"
 	"syscall"
@@ -220,43 +219,16 @@ func storeHealthAction(ctx context.Context, store entity.Store, a *entity.Action
 	}
 }
 
-// serve serves HTTP until it fails or ctx ends (SIGINT, SIGTERM), then
-// shuts down: HTTP (letting requests in progress finish), the
-// controller's background work, the balancer and Kafka, and CouchDB
-// (which writes out queued activation records).
+// serve serves the API until it fails or ctx ends, then shuts down: HTTP,
+// the controller's background work, then (close) the balancer, Kafka and
+// CouchDB, which writes out queued activation records.
 func (s *controllerServer) serve(ctx context.Context, stop context.CancelFunc) error {
-	hs := &http.Server{
-		Handler:           s.srv.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       70 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
 	ln := s.ln
-	go func() { serveErr <- hs.Serve(ln) }()
-	var runErr error
-	select {
-	case err := <-serveErr:
-		runErr = fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-		stop() // a second SIGINT/SIGTERM ends the process at once
-		s.log.Info("shutting down")
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		s.log.Warn("in-flight requests did not finish in time", "err", err)
-		_ = hs.Close()
-	}
-	s.ln = nil // closed by Shutdown
-	if err := s.srv.Close(sctx); err != nil {
-		s.log.Warn("trigger fires did not finish in time", "err", err)
-	}
-	s.close(sctx)
-	if runErr == nil {
-		s.log.Info("stopped")
-	}
-	return runErr
+	s.ln = nil // closed by the HTTP server's shutdown
+	return serveAPI(ctx, stop, s.log, s.srv, ln, s.o.shutdownTimeout, func(ctx context.Context) error {
+		s.close(ctx)
+		return nil
+	})
 }
 
 // close stops whatever was started, in order: the invalidation loops

@@ -6,12 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/gowhisk/gowhisk/controller"
 	"github.com/gowhisk/gowhisk/entity"
@@ -181,46 +179,13 @@ func (s *standaloneServer) announce(stdout io.Writer) {
 	}
 }
 
-// serve serves HTTP until it fails or ctx ends (SIGINT, SIGTERM), then
-// shuts down: HTTP (letting requests in progress finish), the
-// controller's background work (trigger fires), the execution path and
-// the store (which writes out queued activation records).
+// serve serves the API until it fails or ctx ends, then shuts down: HTTP,
+// the controller's background work (trigger fires), then (close) the
+// execution path and the store, which writes out queued activation records.
 func (s *standaloneServer) serve(ctx context.Context, stop context.CancelFunc) error {
-	hs := &http.Server{
-		Handler:           s.srv.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       70 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	serveErr := make(chan error, 1)
 	ln := s.ln
-	go func() { serveErr <- hs.Serve(ln) }()
-
-	var runErr error
-	select {
-	case err := <-serveErr:
-		runErr = fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-		stop() // a second SIGINT/SIGTERM ends the process at once
-		s.log.Info("shutting down")
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.o.shutdownTimeout)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		s.log.Warn("in-flight requests did not finish in time", "err", err)
-		_ = hs.Close()
-	}
-	s.ln = nil // closed by Shutdown
-	if err := s.srv.Close(sctx); err != nil {
-		s.log.Warn("trigger fires did not finish in time", "err", err)
-	}
-	if err := s.close(sctx); err != nil && runErr == nil {
-		runErr = err
-	}
-	if runErr == nil {
-		s.log.Info("stopped")
-	}
-	return runErr
+	s.ln = nil // closed by the HTTP server's shutdown
+	return serveAPI(ctx, stop, s.log, s.srv, ln, s.o.shutdownTimeout, s.close)
 }
 
 // close stops the execution path and closes the listener and the store,
