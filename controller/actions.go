@@ -234,27 +234,13 @@ func (s *Server) listActionsIn(c *gin.Context, ns string, own bool, pkg string) 
 		}
 		path = entity.EntityPath(pfqn.DocID())
 	}
-	if count {
-		n, err := s.cfg.Entities.Count(ctx(c), entity.KindAction, path)
-		if err != nil {
-			s.abort(c, err)
-			return
+	respondList(s, c, entity.KindAction, path, q, count, func(d entity.Document) (entity.ActionSummary, bool) {
+		a, ok := d.(*entity.Action)
+		if !ok {
+			return entity.ActionSummary{}, false
 		}
-		respond(c, http.StatusOK, map[string]int{"actions": n})
-		return
-	}
-	docs, err := s.cfg.Entities.List(ctx(c), entity.KindAction, path, q)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	out := make([]entity.ActionSummary, 0, len(docs))
-	for _, d := range docs {
-		if a, ok := d.(*entity.Action); ok {
-			out = append(out, a.Summary())
-		}
-	}
-	respond(c, http.StatusOK, out)
+		return a.Summary(), true
+	})
 }
 
 // actionBodyMax bounds the body of an action PUT: the exec limit, the

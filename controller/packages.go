@@ -53,21 +53,13 @@ func (s *Server) handleListPackages(c *gin.Context) {
 	}
 	path := entity.EntityPath(ns)
 	if own {
-		if count {
-			n, err := s.cfg.Entities.Count(ctx(c), entity.KindPackage, path)
-			if err != nil {
-				s.abort(c, err)
-				return
+		respondList(s, c, entity.KindPackage, path, q, count, func(d entity.Document) (entity.PackageSummary, bool) {
+			p, ok := d.(*entity.Package)
+			if !ok {
+				return entity.PackageSummary{}, false
 			}
-			respond(c, http.StatusOK, map[string]int{"packages": n})
-			return
-		}
-		docs, err := s.cfg.Entities.List(ctx(c), entity.KindPackage, path, q)
-		if err != nil {
-			s.abort(c, err)
-			return
-		}
-		respond(c, http.StatusOK, packageSummaries(docs, false))
+			return p.Summary(), true
+		})
 		return
 	}
 	// Foreign namespace: filter all packages to the public ones, then page.
@@ -76,7 +68,7 @@ func (s *Server) handleListPackages(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	public := packageSummaries(docs, true)
+	public := publicPackages(docs)
 	if count {
 		respond(c, http.StatusOK, map[string]int{"packages": len(public)})
 		return
@@ -84,13 +76,13 @@ func (s *Server) handleListPackages(c *gin.Context) {
 	respond(c, http.StatusOK, page(public, q))
 }
 
-// packageSummaries converts listed documents to list rows, only the
-// published non-bindings when publicOnly.
-func packageSummaries(docs []entity.Document, publicOnly bool) []entity.PackageSummary {
+// publicPackages returns the list rows of the published packages (not
+// bindings) among docs: what another namespace may list.
+func publicPackages(docs []entity.Document) []entity.PackageSummary {
 	out := make([]entity.PackageSummary, 0, len(docs))
 	for _, d := range docs {
 		p, ok := d.(*entity.Package)
-		if !ok || (publicOnly && (!p.Publish || p.Binding.IsBinding())) {
+		if !ok || !p.Publish || p.Binding.IsBinding() {
 			continue
 		}
 		out = append(out, p.Summary())

@@ -138,27 +138,13 @@ func (s *Server) handleListRules(c *gin.Context) {
 		return
 	}
 	path := entity.EntityPath(ns)
-	if count {
-		n, err := s.cfg.Entities.Count(ctx(c), entity.KindRule, path)
-		if err != nil {
-			s.abort(c, err)
-			return
+	respondList(s, c, entity.KindRule, path, q, count, func(d entity.Document) (*entity.Rule, bool) {
+		r, ok := d.(*entity.Rule)
+		if !ok {
+			return nil, false
 		}
-		respond(c, http.StatusOK, map[string]int{"rules": n})
-		return
-	}
-	docs, err := s.cfg.Entities.List(ctx(c), entity.KindRule, path, q)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	out := make([]*entity.Rule, 0, len(docs))
-	for _, d := range docs {
-		if r, ok := d.(*entity.Rule); ok {
-			out = append(out, withStatus(r, ""))
-		}
-	}
-	respond(c, http.StatusOK, out)
+		return withStatus(r, ""), true
+	})
 }
 
 func (s *Server) handleGetRule(c *gin.Context) {

@@ -78,27 +78,13 @@ func (s *Server) handleListTriggers(c *gin.Context) {
 		return
 	}
 	path := entity.EntityPath(ns)
-	if count {
-		n, err := s.cfg.Entities.Count(ctx(c), entity.KindTrigger, path)
-		if err != nil {
-			s.abort(c, err)
-			return
+	respondList(s, c, entity.KindTrigger, path, q, count, func(d entity.Document) (entity.TriggerSummary, bool) {
+		t, ok := d.(*entity.Trigger)
+		if !ok {
+			return entity.TriggerSummary{}, false
 		}
-		respond(c, http.StatusOK, map[string]int{"triggers": n})
-		return
-	}
-	docs, err := s.cfg.Entities.List(ctx(c), entity.KindTrigger, path, q)
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	out := make([]entity.TriggerSummary, 0, len(docs))
-	for _, d := range docs {
-		if t, ok := d.(*entity.Trigger); ok {
-			out = append(out, t.Summary())
-		}
-	}
-	respond(c, http.StatusOK, out)
+		return t.Summary(), true
+	})
 }
 
 func (s *Server) handleGetTrigger(c *gin.Context) {
