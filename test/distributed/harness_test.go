@@ -115,7 +115,7 @@ func startProc(t *testing.T, name, bin string, ready *regexp.Regexp, args ...str
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.kill()
+		p.shutdown()
 		if t.Failed() || os.Getenv("GOWHISK_TEST_LOGS") != "" {
 			t.Logf("output of %s (%v):\n%s", name, args, tail(p.out.String(), 120))
 		}
@@ -147,6 +147,24 @@ func (p *proc) kill() {
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// shutdown ends the process at the end of a test: SIGTERM, so that an
+// invoker destroys its containers (a SIGKILLed invoker leaves its paused,
+// cgroup-frozen action processes behind until an invoker of the same name
+// starts again), then SIGKILL if it is still there after a while.
+func (p *proc) shutdown() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(startWait):
+		p.kill()
+	}
 }
 
 // stop ends the process with SIGTERM and waits (bounded) for it.
