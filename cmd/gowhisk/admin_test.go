@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gowhisk/gowhisk/entity"
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 // gowhisk runs the command tree in-process with environment vars and
@@ -280,7 +280,7 @@ func runUntilFirstLine(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r, w := io.Pipe()
-	var stderr syncBuffer
+	var stderr gowhisktest.SyncBuffer
 	e := env{Getenv: func(string) string { return "" }, Stdout: w, Stderr: &stderr, HomeDir: os.UserHomeDir}
 	done := make(chan int, 1)
 	go func() {
@@ -297,22 +297,4 @@ func runUntilFirstLine(t *testing.T, args ...string) string {
 		t.Fatalf("gowhisk %v exited %d after cancel\nstderr: %s", args, code, stderr.String())
 	}
 	return strings.TrimSpace(line)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,28 +18,12 @@ import (
 	"github.com/gowhisk/gowhisk/invoker/container"
 	"github.com/gowhisk/gowhisk/runtimes"
 	"github.com/gowhisk/gowhisk/runtimes/proxy"
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env struct {
 	srv      *httptest.Server
-	out, err *syncBuffer
+	out, err *gowhisktest.SyncBuffer
 	conns    atomic.Int32
 }
 
@@ -68,7 +51,7 @@ func newProxyToken(t testing.TB, kind, token string) *env {
 			t.Skipf("%s: %v", launcher[0], err)
 		}
 	}
-	e := &env{out: &syncBuffer{}, err: &syncBuffer{}}
+	e := &env{out: &gowhisktest.SyncBuffer{}, err: &gowhisktest.SyncBuffer{}}
 	p, err := proxy.New(proxy.Config{Launcher: launcher, Kind: kind, WorkDir: t.TempDir(),
 		Env: []string{"PATH=/usr/bin:/bin"}, Stdout: e.out, Stderr: e.err, Token: token})
 	if err != nil {
@@ -325,7 +308,7 @@ function main() {
 }
 
 func TestNewValidates(t *testing.T) {
-	out := &syncBuffer{}
+	out := &gowhisktest.SyncBuffer{}
 	for name, cfg := range map[string]proxy.Config{
 		"no writers": {Kind: "native", WorkDir: t.TempDir()},
 		"bad kind":   {Kind: "cobol", WorkDir: t.TempDir(), Stdout: out, Stderr: out},
@@ -337,7 +320,7 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-func waitEq(t *testing.T, name string, b *syncBuffer, want string) {
+func waitEq(t *testing.T, name string, b *gowhisktest.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for b.String() != want && time.Now().Before(deadline) {

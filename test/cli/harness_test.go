@@ -14,9 +14,10 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 const readyWait = 60 * time.Second
@@ -54,24 +55,7 @@ func cleanEnv() []string {
 // server is a running gowhisk standalone.
 type server struct {
 	apihost, auth string
-	stderr        *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stderr        *gowhisktest.SyncBuffer
 }
 
 // env is a test environment: the binaries, a running server and a
@@ -114,7 +98,7 @@ func startServer(t *testing.T, bin string, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{stderr: &syncBuffer{}}
+	s := &server{stderr: &gowhisktest.SyncBuffer{}}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start gowhisk: %v", err)

@@ -19,11 +19,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -65,25 +65,8 @@ func cleanEnv() []string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer // stdout and stderr
+	out  *gowhisktest.SyncBuffer // stdout and stderr
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProc starts bin with args and waits until its stdout has a line
@@ -92,7 +75,7 @@ func startProc(t *testing.T, name, bin string, ready *regexp.Regexp, args ...str
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
-	p := &proc{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &gowhisktest.SyncBuffer{}, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ func (c api) request(t *testing.T, method, path string, body any) (int, string, 
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.srv.apihost+"/api/v1/namespaces/_"+path, r)
+	req, err := http.NewRequest(method, c.srv.APIHost+"/api/v1/namespaces/_"+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func (c api) request(t *testing.T, method, path string, body any) (int, string, 
 	req.SetBasicAuth(u, k)
 	resp, err := (&http.Client{Timeout: 2 * pollWait}).Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v\nserver stderr (tail):\n%s", method, path, err, tail(c.srv.stderr.String()))
+		t.Fatalf("%s %s: %v\nserver stderr (tail):\n%s", method, path, err, tail(c.srv.Stderr.String()))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 // pauseGrace is the server's --pause-grace in these tests.
@@ -65,15 +67,15 @@ func processSandbox() sandboxUnderTest {
 // runExecution starts the standalone server on sb and runs every
 // execution scenario against it over REST.
 func runExecution(t *testing.T, sb sandboxUnderTest) {
-	bin := buildGowhisk(t)
+	bin := gowhisktest.BuildGowhisk(t)
 	tmp := t.TempDir()
 	sbFlags := sb.setup(t, tmp)
 	dataDir := filepath.Join(tmp, "data")
 	srv := startServer(t, bin, append([]string{"--data-dir", dataDir, "--pause-grace", pauseGrace.String()}, sbFlags...)...)
 	keepServerLog(t, srv, "server.log")
 	c := api{t: t, srv: srv}
-	if !strings.Contains(srv.stderr.String(), "sandbox="+sb.name) {
-		t.Fatalf("server did not log its sandbox choice:\n%s", tail(srv.stderr.String()))
+	if !strings.Contains(srv.Stderr.String(), "sandbox="+sb.name) {
+		t.Fatalf("server did not log its sandbox choice:\n%s", tail(srv.Stderr.String()))
 	}
 	c.putAction(t, "healthy", source("nodejs:20", `function main(p) { return {healthy: true, n: p.n} }`), nil)
 
@@ -115,7 +117,7 @@ func keepServerLog(t *testing.T, srv *server, name string) {
 			return
 		}
 		path := filepath.Join(t.ArtifactDir(), name)
-		if err := os.WriteFile(path, []byte(srv.stderr.String()), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(srv.Stderr.String()), 0o644); err != nil {
 			t.Logf("keeping the server log: %v", err)
 			return
 		}
@@ -143,7 +145,7 @@ func testNodejsSource(t *testing.T, c api) {
 			t.Fatalf("record = %s", a.raw)
 		}
 		wantField(t, a, "greeting", "hello node")
-		wantField(t, a, "apihost", c.srv.apihost)
+		wantField(t, a, "apihost", c.srv.APIHost)
 		wantField(t, a, "activation", a.ActivationID)
 		wantField(t, a, "action", "/guest/hello")
 		for key, want := range map[string]string{"path": `"guest/hello"`, "kind": `"nodejs:20"`, "timeout": "false"} {
@@ -436,7 +438,7 @@ func testMemoryLimit(t *testing.T, c api) {
 		map[string]any{"memory": 128})
 	st, a := c.invoke(t, "hog", nil)
 	if st == 200 {
-		if strings.Contains(c.srv.stderr.String(), "no memory limit") {
+		if strings.Contains(c.srv.Stderr.String(), "no memory limit") {
 			t.Skipf("the process sandbox enforces no memory limit here (no writable memory cgroup; the server says so): the 512 MB allocation succeeded")
 		}
 		t.Fatalf("a 128 MB action allocated 512 MB although the server enforces memory limits: %s", a.raw)

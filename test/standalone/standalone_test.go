@@ -4,7 +4,6 @@
 package standalone_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,12 +14,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 const (
@@ -30,16 +28,14 @@ const (
 	readyWait = 60 * time.Second
 )
 
-var wskLine = regexp.MustCompile(`^wsk property set --apihost (http://127\.0\.0\.1:[0-9]+) --auth (\S+)$`)
-
 func TestStandaloneEndToEnd(t *testing.T) {
-	bin := buildGowhisk(t)
+	bin := gowhisktest.BuildGowhisk(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 
 	// First start on a new data dir: guest is created, the wsk line printed.
 	srv := startServer(t, bin, "--data-dir", dataDir)
-	if srv.auth != guestAuth {
-		t.Fatalf("printed auth = %q, want the well-known guest key", srv.auth)
+	if srv.Auth != guestAuth {
+		t.Fatalf("printed auth = %q, want the well-known guest key", srv.Auth)
 	}
 	if code, body := srv.do(t, "GET", "/ping", "", nil); code != 200 || strings.TrimSpace(body) != "pong" {
 		t.Fatalf("GET /ping = %d %q, want 200 pong", code, body)
@@ -136,8 +132,8 @@ func TestStandaloneEndToEnd(t *testing.T) {
 		// it is printed.
 		admin("user", "rekey", "guest")
 		srv = startServer(t, bin, "--data-dir", dataDir)
-		if srv.auth != "" {
-			t.Fatalf("after rekey the server printed a guest auth %q", srv.auth)
+		if srv.Auth != "" {
+			t.Fatalf("after rekey the server printed a guest auth %q", srv.Auth)
 		}
 		if st, _ := srv.do(t, "GET", "/api/v1/namespaces/_/actions", guestAuth, nil); st != 401 {
 			t.Fatalf("old guest key after rekey = %d, want 401", st)
@@ -169,21 +165,6 @@ func checkAction(t *testing.T, srv *server, code string) {
 	}
 }
 
-// buildGowhisk builds cmd/gowhisk into a temporary directory.
-func buildGowhisk(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "gowhisk")
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/gowhisk/gowhisk/cmd/gowhisk")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/gowhisk: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // runCmd runs the binary to completion and returns its stdout and stderr.
 func runCmd(t *testing.T, bin string, args ...string) (string, string, error) {
 	t.Helper()
@@ -210,102 +191,17 @@ func cleanEnv() []string {
 }
 
 // server is a running `gowhisk standalone` process.
-type server struct {
-	cmd     *exec.Cmd
-	apihost string
-	auth    string // the auth of the printed wsk line, "" if none
-	stderr  *syncBuffer
-	exited  chan struct{} // closed when the process has exited
-	waitErr error         // its exit status, set before exited is closed
-}
+type server struct{ *gowhisktest.Standalone }
 
-// startServer starts `gowhisk standalone --port 0` with extra args, waits
-// for its first stdout line (printed once it listens) and for /ping.
+// startServer starts `gowhisk standalone --port 0` with extra args and
+// waits until it answers /ping.
 func startServer(t *testing.T, bin string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"standalone", "--port", "0", "--log-level", "debug"}, args...)...)
-	cmd.Env = cleanEnv()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start gowhisk: %v", err)
-	}
-	// The reader keeps the first line (printed once the server listens)
-	// and discards the rest, so the process never blocks on its stdout.
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for n := 0; sc.Scan(); n++ {
-			if n == 0 {
-				lines <- sc.Text()
-			}
-		}
-		close(lines)
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-s.exited
-		}
-	})
-
-	var first string
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			t.Fatalf("gowhisk standalone exited before printing its address\nstderr:\n%s", s.stderr)
-		}
-		first = l
-	case <-time.After(readyWait):
-		t.Fatalf("gowhisk standalone printed nothing within %v\nstderr:\n%s", readyWait, s.stderr)
-	}
-	if m := wskLine.FindStringSubmatch(first); m != nil {
-		s.apihost, s.auth = m[1], m[2]
-	} else if m := regexp.MustCompile(`^gowhisk listening on (http://127\.0\.0\.1:[0-9]+)`).FindStringSubmatch(first); m != nil {
-		s.apihost = m[1]
-	} else {
-		t.Fatalf("first stdout line %q is neither the wsk line nor the listening line", first)
-	}
-	deadline := time.Now().Add(readyWait)
-	for {
-		resp, err := http.Get(s.apihost + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/ping not answering 200 within %v: %v\nstderr:\n%s", s.apihost, readyWait, err, s.stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &server{gowhisktest.StartStandalone(t, bin, cleanEnv(), args...)}
 }
 
 // stop sends SIGTERM and expects a clean exit.
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-s.exited:
-		if s.waitErr != nil {
-			t.Fatalf("gowhisk standalone exited with %v after SIGTERM\nstderr:\n%s", s.waitErr, s.stderr)
-		}
-	case <-time.After(readyWait):
-		_ = s.cmd.Process.Kill()
-		t.Fatalf("gowhisk standalone did not exit within %v of SIGTERM\nstderr:\n%s", readyWait, s.stderr)
-	}
-}
+func (s *server) stop(t *testing.T) { s.Stop(t) }
 
 // do sends a request with optional basic auth (uuid:key) and JSON body.
 func (s *server) do(t *testing.T, method, path, auth string, body any) (int, string) {
@@ -318,7 +214,7 @@ func (s *server) do(t *testing.T, method, path, auth string, body any) (int, str
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.apihost+path, r)
+	req, err := http.NewRequest(method, s.APIHost+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +228,7 @@ func (s *server) do(t *testing.T, method, path, auth string, body any) (int, str
 	client := &http.Client{Timeout: readyWait}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v\nstderr:\n%s", method, path, err, s.stderr)
+		t.Fatalf("%s %s: %v\nstderr:\n%s", method, path, err, s.Stderr)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -348,23 +244,4 @@ func jsonEqual(got, want string) bool {
 		return false
 	}
 	return reflect.DeepEqual(g, w)
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

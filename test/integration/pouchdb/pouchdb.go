@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 // EnvVar names the environment variable holding the path of
@@ -131,7 +133,7 @@ func Launch(ctx context.Context, o Options) (*Server, error) {
 func launchOn(ctx context.Context, node, bin, dir string, port int) (*Server, error) {
 	cmd := exec.Command(node, bin, "--in-memory", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "-n", "--no-color")
 	cmd.Dir = dir
-	out := &syncBuffer{}
+	out := &gowhisktest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
@@ -199,7 +201,7 @@ func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
 // Output returns what the server printed so far.
 func (s *Server) Output() string {
-	if sb, ok := s.cmd.Stdout.(*syncBuffer); ok {
+	if sb, ok := s.cmd.Stdout.(*gowhisktest.SyncBuffer); ok {
 		return sb.String()
 	}
 	return ""
