@@ -263,19 +263,11 @@ func (s *Server) handlePutAction(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	overwrite, err := boolQuery(c, "overwrite", false)
-	if err != nil {
-		s.abort(c, err)
+	put, r, ok := readPut[entity.ActionPut](s, c, actionBodyMax)
+	if !ok {
 		return
 	}
-	id := callerIdentity(c)
-	sys := s.cfg.Limits.Effective(id.Limits)
-	var put entity.ActionPut
-	if err := s.readJSON(c, actionBodyMax(sys), &put); err != nil {
-		s.abort(c, err)
-		return
-	}
-	a, err := s.saveAction(ctx(c), id, ns, fqn, put, overwrite, sys)
+	a, err := s.saveAction(ctx(c), r.id, ns, fqn, put, r.overwrite, r.sys)
 	if err != nil {
 		s.abort(c, err)
 		return

@@ -190,24 +190,22 @@ func (s *Server) handlePutPackage(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	overwrite, err := boolQuery(c, "overwrite", false)
-	if err != nil {
-		s.abort(c, err)
+	put, r, ok := readPut[entity.PackagePut](s, c, packageBodyMax)
+	if !ok {
 		return
 	}
-	id := callerIdentity(c)
-	sys := s.cfg.Limits.Effective(id.Limits)
-	var put entity.PackagePut
-	if err := s.readJSON(c, 2*int64(sys.ParameterSizeMax)+packageBodyParamSlackMax, &put); err != nil {
-		s.abort(c, err)
-		return
-	}
-	p, err := s.savePackage(ctx(c), id, fqn, put, overwrite, sys)
+	p, err := s.savePackage(ctx(c), r.id, fqn, put, r.overwrite, r.sys)
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
 	respond(c, http.StatusOK, p)
+}
+
+// packageBodyMax bounds the body of a package PUT: the parameter and
+// annotation limits and slack for the JSON around them.
+func packageBodyMax(sys entity.SystemLimits) int64 {
+	return 2*int64(sys.ParameterSizeMax) + packageBodyParamSlackMax
 }
 
 // savePackage validates put and creates or updates the package fqn.

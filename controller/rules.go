@@ -127,18 +127,7 @@ func (s *Server) unlinkRule(ctx context.Context, name entity.FQN, ruleID string)
 }
 
 func (s *Server) handleListRules(c *gin.Context) {
-	ns, own := s.resolveNamespace(c)
-	if !own {
-		s.abort(c, entity.ErrForbidden)
-		return
-	}
-	q, count, err := parseListQuery(c, "rules")
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	path := entity.EntityPath(ns)
-	respondList(s, c, entity.KindRule, path, q, count, func(d entity.Document) (*entity.Rule, bool) {
+	listOwn(s, c, entity.KindRule, func(d entity.Document) (*entity.Rule, bool) {
 		r, ok := d.(*entity.Rule)
 		if !ok {
 			return nil, false
@@ -175,19 +164,11 @@ func (s *Server) handlePutRule(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	overwrite, err := boolQuery(c, "overwrite", false)
-	if err != nil {
-		s.abort(c, err)
+	put, req, ok := readPut[entity.RulePut](s, c, entityBodyMax)
+	if !ok {
 		return
 	}
-	id := callerIdentity(c)
-	sys := s.cfg.Limits.Effective(id.Limits)
-	var put entity.RulePut
-	if err := s.readJSON(c, entityBodyMax(sys), &put); err != nil {
-		s.abort(c, err)
-		return
-	}
-	r, err := s.saveRule(ctx(c), id, fqn, put, overwrite, sys)
+	r, err := s.saveRule(ctx(c), req.id, fqn, put, req.overwrite, req.sys)
 	if err != nil {
 		s.abort(c, err)
 		return

@@ -67,18 +67,7 @@ func (s *Server) getTrigger(ctx context.Context, name entity.FQN) (*entity.Trigg
 }
 
 func (s *Server) handleListTriggers(c *gin.Context) {
-	ns, own := s.resolveNamespace(c)
-	if !own {
-		s.abort(c, entity.ErrForbidden)
-		return
-	}
-	q, count, err := parseListQuery(c, "triggers")
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	path := entity.EntityPath(ns)
-	respondList(s, c, entity.KindTrigger, path, q, count, func(d entity.Document) (entity.TriggerSummary, bool) {
+	listOwn(s, c, entity.KindTrigger, func(d entity.Document) (entity.TriggerSummary, bool) {
 		t, ok := d.(*entity.Trigger)
 		if !ok {
 			return entity.TriggerSummary{}, false
@@ -109,18 +98,11 @@ func (s *Server) handlePutTrigger(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	overwrite, err := boolQuery(c, "overwrite", false)
-	if err != nil {
-		s.abort(c, err)
+	put, r, ok := readPut[entity.TriggerPut](s, c, entityBodyMax)
+	if !ok {
 		return
 	}
-	sys := s.cfg.Limits.Effective(callerIdentity(c).Limits)
-	var put entity.TriggerPut
-	if err := s.readJSON(c, entityBodyMax(sys), &put); err != nil {
-		s.abort(c, err)
-		return
-	}
-	t, err := s.saveTrigger(ctx(c), fqn, put, overwrite, sys)
+	t, err := s.saveTrigger(ctx(c), fqn, put, r.overwrite, r.sys)
 	if err != nil {
 		s.abort(c, err)
 		return
