@@ -84,10 +84,7 @@ func (a *app) actionCommand() *cobra.Command {
 
 	del := &cobra.Command{Use: "delete ACTION_NAME", Short: "delete action",
 		RunE: a.connected(func(ctx context.Context, _ *cobra.Command, args []string) error {
-			if err := checkArgs(args, 1, 1, "An action name is required."); err != nil {
-				return err
-			}
-			qn, err := a.qname(args[0])
+			qn, err := a.oneName(args, "An action name is required.")
 			if err != nil {
 				return err
 			}
@@ -317,10 +314,7 @@ func (a *app) augmentWeb(ctx context.Context, cmd *cobra.Command, qn qualifiedNa
 
 // actionInvoke invokes an action and prints the outcome as the original.
 func (a *app) actionInvoke(ctx context.Context, args []string, f *actionFlags) error {
-	if err := checkArgs(args, 1, 1, "An action name is required."); err != nil {
-		return err
-	}
-	qn, err := a.qname(args[0])
+	qn, err := a.oneName(args, "An action name is required.")
 	if err != nil {
 		return err
 	}

@@ -294,6 +294,15 @@ func checkArgs(args []string, min, max int, required string) error {
 	return nil
 }
 
+// oneName checks that args is exactly one entity name (the usage error
+// names what is required otherwise) and qualifies it.
+func (a *app) oneName(args []string, required string) (qualifiedName, error) {
+	if err := checkArgs(args, 1, 1, required); err != nil {
+		return qualifiedName{}, err
+	}
+	return a.qname(args[0])
+}
+
 // displayNamespace is the namespace as messages show it: "_" is "default".
 func displayNamespace(ns string) string {
 	if ns == "_" {

@@ -50,10 +50,7 @@ func (a *app) packageCommand() *cobra.Command {
 	get.Flags().BoolVarP(&f.summary, "summary", "s", false, `summarize package details; parameters with prefix "*" are bound`)
 	del := &cobra.Command{Use: "delete PACKAGE_NAME", Short: "delete package",
 		RunE: a.connected(func(ctx context.Context, _ *cobra.Command, args []string) error {
-			if err := checkArgs(args, 1, 1, "A package name is required."); err != nil {
-				return err
-			}
-			qn, err := a.qname(args[0])
+			qn, err := a.oneName(args, "A package name is required.")
 			if err != nil {
 				return err
 			}
@@ -96,10 +93,7 @@ func sharedFlag(v string) (bool, error) {
 }
 
 func (a *app) packagePut(ctx context.Context, cmd *cobra.Command, args []string, f *packageFlags, update bool) error {
-	if err := checkArgs(args, 1, 1, "A package name is required."); err != nil {
-		return err
-	}
-	qn, err := a.qname(args[0])
+	qn, err := a.oneName(args, "A package name is required.")
 	if err != nil {
 		return err
 	}

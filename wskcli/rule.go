@@ -90,10 +90,7 @@ func (a *app) ruleCommand() *cobra.Command {
 
 // ruleName checks for exactly one rule name argument and parses it.
 func (a *app) ruleName(args []string) (qualifiedName, error) {
-	if err := checkArgs(args, 1, 1, "A rule name is required."); err != nil {
-		return qualifiedName{}, err
-	}
-	return a.qname(args[0])
+	return a.oneName(args, "A rule name is required.")
 }
 
 // rulePut creates (update false) or updates a rule linking a trigger to

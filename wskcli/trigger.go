@@ -77,10 +77,7 @@ func (a *app) triggerCommand() *cobra.Command {
 // triggerCreate creates a trigger; with --feed it then configures the feed
 // (CREATE) and deletes the trigger again if that fails.
 func (a *app) triggerCreate(ctx context.Context, args []string, f *triggerFlags) error {
-	if err := checkArgs(args, 1, 1, "A trigger name is required."); err != nil {
-		return err
-	}
-	qn, err := a.qname(args[0])
+	qn, err := a.oneName(args, "A trigger name is required.")
 	if err != nil {
 		return err
 	}
@@ -219,10 +216,7 @@ func (a *app) getTrigger(ctx context.Context, qn qualifiedName) (*showTrigger, e
 // triggerUpdate updates a trigger (creating it if missing); on a feed
 // trigger, parameters go to the feed (UPDATE).
 func (a *app) triggerUpdate(ctx context.Context, args []string, f *triggerFlags) error {
-	if err := checkArgs(args, 1, 1, "A trigger name is required."); err != nil {
-		return err
-	}
-	qn, err := a.qname(args[0])
+	qn, err := a.oneName(args, "A trigger name is required.")
 	if err != nil {
 		return err
 	}
@@ -346,10 +340,7 @@ func (a *app) triggerGet(ctx context.Context, args []string, f *triggerFlags) er
 
 // triggerDelete deletes a trigger, after its feed (DELETE) if it has one.
 func (a *app) triggerDelete(ctx context.Context, args []string) error {
-	if err := checkArgs(args, 1, 1, "A trigger name is required."); err != nil {
-		return err
-	}
-	qn, err := a.qname(args[0])
+	qn, err := a.oneName(args, "A trigger name is required.")
 	if err != nil {
 		return err
 	}
