@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowhisk/gowhisk/controller"
 	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/messaging"
 )
@@ -34,6 +35,9 @@ type entry struct {
 	answered      bool                    // the waiter has its answer (or was closed)
 	done          chan *entity.Activation // buffered(1); nil when not blocking
 	timer         Timer
+	// req is the request without its arguments, kept only for the
+	// sharding balancer's OnForcedCompletion hook.
+	req *controller.ActivationRequest
 }
 
 // inflight is the in-flight bookkeeping shared by the balancers: entries by

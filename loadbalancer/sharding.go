@@ -60,7 +60,13 @@ type Config struct {
 	// context; an error is logged. nil = never, so a new invoker stays
 	// unhealthy (it gets no work to prove itself): the wiring must set it.
 	HealthAction func(ctx context.Context, invoker int) error
-	Logger       *slog.Logger
+	// OnForcedCompletion is called, in its own goroutine, for every
+	// activation forced complete (no completion ack before the
+	// forced-completion timeout), with the accepted request without its
+	// Args; the wiring uses it to make sure such an activation gets a
+	// record. nil = nothing beyond releasing the slot and the waiter.
+	OnForcedCompletion func(req controller.ActivationRequest)
+	Logger             *slog.Logger
 	// Now and AfterFunc are the clock (default time.Now and
 	// time.AfterFunc); AfterFunc runs the forced-completion timers.
 	Now       func() time.Time
@@ -193,6 +199,11 @@ func (s *Sharding) Activate(ctx context.Context, req controller.ActivationReques
 		maxConcurrent: max(1, a.Limits.Concurrency),
 		blocking:      req.Blocking,
 	}
+	if s.cfg.OnForcedCompletion != nil {
+		kept := req
+		kept.Args = nil
+		e.req = &kept
+	}
 	hash := actionHash(req.Identity.Namespace.Name, fqn)
 	invoker, forced, ok := s.place(hash, a.Exec.Kind == entity.KindBlackbox, e)
 	if !ok {
@@ -263,6 +274,9 @@ func (s *Sharding) done(e *entry, r result) {
 	s.releaseSlot(e)
 	if r == resultTimeout {
 		s.log.Warn("forced completion of an activation without ack", "tid", e.tid, "activationId", e.id, "invoker", e.invoker)
+		if s.cfg.OnForcedCompletion != nil && e.req != nil {
+			go s.cfg.OnForcedCompletion(*e.req)
+		}
 	}
 	s.healthEvent(e.invoker, healthEvent{kind: eventResult, result: r})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gowhisk/gowhisk/controller"
 	"github.com/gowhisk/gowhisk/entity"
 	"github.com/gowhisk/gowhisk/messaging"
 	"github.com/gowhisk/gowhisk/messaging/lean"
@@ -175,12 +176,17 @@ func TestShardingStepsAndOverload(t *testing.T) {
 }
 
 func TestShardingInvokerGoesDown(t *testing.T) {
-	h := newShardingHarness(t, 2, 1024*mb)
+	forcedIDs := make(chan string, 4)
+	h := newShardingHarness(t, 2, 1024*mb, func(c *Config) {
+		c.OnForcedCompletion = func(req controller.ActivationRequest) { forcedIDs <- req.ActivationID }
+	})
 	h.bringUp()
 	h.settle()
 	h.invokers[1].setMode(holdAll)
 	name := nameWithHome(t, "guest", 1, 2)
-	stuck, got := h.activate(h.request("guest", name, 256, true))
+	stuckReq := h.request("guest", name, 256, true)
+	stuckID := stuckReq.ActivationID
+	stuck, got := h.activate(stuckReq)
 	if got != 1 {
 		t.Fatalf("went to invoker%d, want its home invoker1", got)
 	}
@@ -224,6 +230,17 @@ func TestShardingInvokerGoesDown(t *testing.T) {
 	}
 	if h.results(1, resultTimeout) != 1 || h.statuses()[1] != "down" {
 		t.Fatalf("after the forced timeout: %d timeouts, %v", h.results(1, resultTimeout), h.statuses())
+	}
+	select {
+	case id := <-forcedIDs:
+		if id != stuckID {
+			t.Fatalf("OnForcedCompletion for %s, want the stuck activation %s", id, stuckID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnForcedCompletion was not called for the stuck activation")
+	}
+	if len(forcedIDs) != 0 {
+		t.Fatalf("OnForcedCompletion called for activations that completed")
 	}
 
 	// It comes back: pings make it unhealthy, the health test action up.

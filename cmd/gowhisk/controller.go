@@ -106,9 +106,3 @@ func (o controllerOptions) limits() entity.SystemLimits {
 	l.FiresPerMinute = o.firesPerMinute
 	return l
 }
-
-// forcedAfter is the sharding balancer's forced-completion timeout for an
-// action time limit (reference §5.2).
-func (o controllerOptions) forcedAfter(actionTimeout time.Duration) time.Duration {
-	return max(actionTimeout, o.timeoutFloor)*time.Duration(o.timeoutFactor) + o.timeoutAddon
-}

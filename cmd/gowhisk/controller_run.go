@@ -93,6 +93,7 @@ func (s *controllerServer) start(ctx context.Context) (err error) {
 	if err := s.openKafka(kcfg); err != nil {
 		return err
 	}
+	s.lost = newLostRecords(s.db.Activations(), s.log)
 	s.lb, err = loadbalancer.NewSharding(loadbalancer.Config{
 		ControllerID:  o.id,
 		ClusterSize:   o.clusterSize,
@@ -105,12 +106,12 @@ func (s *controllerServer) start(ctx context.Context) (err error) {
 		HealthAction: func(ctx context.Context, invoker int) error {
 			return s.lb.SendHealthAction(ctx, invoker, health)
 		},
-		Logger: s.log,
+		OnForcedCompletion: s.lost.forced,
+		Logger:             s.log,
 	})
 	if err != nil {
 		return fmt.Errorf("load balancer: %w", err)
 	}
-	s.lost = newLostRecords(s.lb, s.db.Activations(), o.forcedAfter, s.log)
 	if s.ln, err = net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(o.port))); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -158,7 +159,7 @@ func (s *controllerServer) newController() error {
 		Subjects:      s.db.Subjects(),
 		Manifest:      s.manifest,
 		Limits:        s.o.limits(),
-		Activator:     s.lost,
+		Activator:     s.lb,
 		Logger:        s.log,
 		Build:         build,
 		BuildNo:       buildNo,

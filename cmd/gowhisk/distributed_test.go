@@ -156,27 +156,6 @@ func TestInvokerValidate(t *testing.T) {
 	}
 }
 
-func TestForcedAfter(t *testing.T) {
-	for _, tt := range []struct {
-		name         string
-		floor, addon time.Duration
-		factor       int
-		action, want time.Duration
-	}{
-		{"OpenWhisk default for a 60 s action", time.Minute, time.Minute, 2, time.Minute, 3 * time.Minute},
-		{"short action counts as the floor", time.Minute, time.Minute, 2, time.Second, 3 * time.Minute},
-		{"long action", time.Minute, time.Minute, 2, 5 * time.Minute, 11 * time.Minute},
-		{"test setting", time.Second, 3 * time.Second, 1, 12 * time.Second, 15 * time.Second},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			o := controllerOptions{timeoutFloor: tt.floor, timeoutFactor: tt.factor, timeoutAddon: tt.addon}
-			if got := o.forcedAfter(tt.action); got != tt.want {
-				t.Fatalf("forcedAfter(%v) = %v, want %v", tt.action, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestRetryStartup(t *testing.T) {
 	log := newTestLogger(t)
 	calls := 0
@@ -203,13 +182,6 @@ func TestRetryStartup(t *testing.T) {
 	}
 }
 
-// acceptingActivator accepts everything, or fails with err.
-type acceptingActivator struct{ err error }
-
-func (a acceptingActivator) Activate(context.Context, controller.ActivationRequest) (<-chan *entity.Activation, error) {
-	return nil, a.err
-}
-
 func TestLostRecords(t *testing.T) {
 	ctx := context.Background()
 	db, err := boltstore.Open(ctx, t.TempDir(), boltstore.Config{})
@@ -232,14 +204,7 @@ func TestLostRecords(t *testing.T) {
 	req := func(id entity.Identity) controller.ActivationRequest {
 		return controller.ActivationRequest{ActivationID: entity.NewActivationID(), Identity: id, Action: action, Received: received, Cause: ""}
 	}
-	var forcedWith []time.Duration
-	var mu sync.Mutex
-	l := newLostRecords(acceptingActivator{}, acts, func(d time.Duration) time.Duration {
-		mu.Lock()
-		forcedWith = append(forcedWith, d)
-		mu.Unlock()
-		return 10 * time.Millisecond
-	}, newTestLogger(t))
+	l := newLostRecords(acts, newTestLogger(t))
 	l.grace = 0
 
 	completed, lost, skipped := req(guest), req(guest), req(quiet)
@@ -249,15 +214,9 @@ func TestLostRecords(t *testing.T) {
 	if err := acts.Put(ctx, done); err != nil {
 		t.Fatal(err)
 	}
+	// The balancer forced the three complete (OnForcedCompletion).
 	for _, r := range []controller.ActivationRequest{completed, lost, skipped} {
-		if _, err := l.Activate(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A refused activation is not tracked.
-	refused := req(guest)
-	if _, err := (&lostRecords{next: acceptingActivator{err: entity.ErrUnavailable}}).Activate(ctx, refused); !errors.Is(err, entity.ErrUnavailable) {
-		t.Fatalf("refused activation: %v", err)
+		l.forced(r)
 	}
 	waitFor(t, "the checks", func() bool {
 		l.mu.Lock()
@@ -266,9 +225,6 @@ func TestLostRecords(t *testing.T) {
 	})
 	l.close(ctx)
 
-	if len(forcedWith) != 2 || forcedWith[0] != time.Duration(action.Limits.Timeout)*time.Millisecond {
-		t.Fatalf("forced timeouts asked for %v, want two of the action's time limit", forcedWith)
-	}
 	got, err := acts.Get(ctx, "guest", completed.ActivationID)
 	if err != nil || got.Response.StatusCode != entity.StatusSuccess {
 		t.Fatalf("completed activation's record = %+v, %v; want the invoker's, untouched", got, err)

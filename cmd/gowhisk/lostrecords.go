@@ -17,31 +17,26 @@ import (
 const MsgLostActivation = "The activation did not complete: its invoker did not acknowledge it before the forced-completion timeout (the invoker may have failed)."
 
 // lostRecordGrace is how long after the load balancer's forced completion
-// the record is looked for: an ack that arrived just in time has its
-// record written by then.
+// the record is looked for: a record the invoker was still writing is
+// there by then.
 const lostRecordGrace = 2 * time.Second
 
 // lostRecordTimeout bounds the store calls of one check.
 const lostRecordTimeout = 30 * time.Second
 
-// lostRecords is an Activator decorator that makes sure every activation
-// it accepted ends with a record: after the balancer's forced-completion
-// timeout (plus lostRecordGrace) it looks for the activation's record and,
+// lostRecords makes sure every activation the sharding balancer forced
+// complete (no ack before its forced-completion timeout) ends with a
+// record: lostRecordGrace later it looks for the activation's record and,
 // if the invoker never wrote one (it crashed with the activation in
 // flight, or its ack and record were lost), stores a whisk internal error
-// record saying so. The sharding balancer only frees the slot and closes
-// the waiter on a forced completion; this keeps such an activation from
-// being silently lost (issue 5). Namespaces that do not store activations
-// are skipped.
+// record saying so, so that no activation is silently lost (issue 5).
+// Namespaces that do not store activations are skipped. It is fed by the
+// balancer's OnForcedCompletion hook.
 //
 // Pending checks live in this controller's memory: a controller that
 // restarts forgets the checks of the activations it had in flight.
 type lostRecords struct {
-	next        controller.Activator
 	activations entity.Activations
-	// forcedAfter is the balancer's forced-completion timeout for an
-	// action time limit.
-	forcedAfter func(actionTimeout time.Duration) time.Duration
 	grace       time.Duration
 	log         *slog.Logger
 	now         func() time.Time
@@ -52,8 +47,7 @@ type lostRecords struct {
 	checks  sync.WaitGroup
 }
 
-// pendingActivation is what a lost activation's record is built from
-// (not the request: its arguments may be large).
+// pendingActivation is what a lost activation's record is built from.
 type pendingActivation struct {
 	id, namespace, subject, cause string
 	action                        entity.FQN
@@ -62,20 +56,18 @@ type pendingActivation struct {
 	start                         time.Time
 }
 
-func newLostRecords(next controller.Activator, acts entity.Activations, forcedAfter func(time.Duration) time.Duration, log *slog.Logger) *lostRecords {
-	return &lostRecords{next: next, activations: acts, forcedAfter: forcedAfter, grace: lostRecordGrace,
-		log: log, now: time.Now, pending: map[string]*time.Timer{}}
+func newLostRecords(acts entity.Activations, log *slog.Logger) *lostRecords {
+	return &lostRecords{activations: acts, grace: lostRecordGrace, log: log, now: time.Now, pending: map[string]*time.Timer{}}
 }
 
-// Activate hands req to the next activator and, once it is accepted,
-// schedules the check of its record.
-func (l *lostRecords) Activate(ctx context.Context, req controller.ActivationRequest) (<-chan *entity.Activation, error) {
-	ch, err := l.next.Activate(ctx, req)
-	if err != nil || req.Action == nil {
-		return ch, err
+// forced schedules the check of the record of req, an activation the
+// balancer forced complete (its OnForcedCompletion hook).
+func (l *lostRecords) forced(req controller.ActivationRequest) {
+	if req.Action == nil {
+		return
 	}
 	if sa := req.Identity.Limits.StoreActivations; sa != nil && !*sa {
-		return ch, nil
+		return
 	}
 	start := req.Received
 	if start.IsZero() {
@@ -85,14 +77,12 @@ func (l *lostRecords) Activate(ctx context.Context, req controller.ActivationReq
 		id: req.ActivationID, namespace: req.Identity.Namespace.Name, subject: req.Identity.Subject, cause: req.Cause,
 		action: req.Action.FullName(), version: req.Action.Version, kind: req.Action.Exec.Kind, start: start,
 	}
-	d := l.forcedAfter(time.Duration(req.Action.Limits.Timeout)*time.Millisecond) + l.grace
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return ch, nil
+		return
 	}
-	l.pending[p.id] = time.AfterFunc(d, func() { l.check(p) })
-	return ch, nil
+	l.pending[p.id] = time.AfterFunc(l.grace, func() { l.check(p) })
 }
 
 // check stores the whisk error record of p unless its record exists.
