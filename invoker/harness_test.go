@@ -219,7 +219,7 @@ func (h *harness) nextAck() messaging.Ack {
 	if err != nil {
 		h.t.Fatalf("no ack: %v", err)
 	}
-	a, err := messaging.DecodeAck(m.Value)
+	a, err := messaging.AckFrom(&m)
 	if err != nil {
 		h.t.Fatalf("ack %s: %v", m.Value, err)
 	}

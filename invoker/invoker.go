@@ -159,14 +159,14 @@ func (inv *Invoker) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-inv.sem }()
-			inv.handle(ctx, m.Value)
+			inv.handle(ctx, &m)
 		}()
 	}
 }
 
 // handle runs one activation message to its ack and record.
-func (inv *Invoker) handle(ctx context.Context, b []byte) {
-	msg, err := messaging.DecodeActivationMessage(b)
+func (inv *Invoker) handle(ctx context.Context, m *messaging.Message) {
+	msg, err := messaging.ActivationFrom(m)
 	if err != nil {
 		inv.log.Warn("invoker: dropping malformed activation message", "err", err)
 		return
@@ -227,16 +227,11 @@ func fetchFailure(err error) entity.Response {
 func (inv *Invoker) ack(ctx context.Context, msg *messaging.ActivationMessage, rec *entity.Activation, log *slog.Logger) {
 	a := ackFor(msg, rec, inv.self)
 	topic := messaging.CompletedTopic(msg.RootControllerIndex.AsString)
-	b, err := a.AppendJSON(make([]byte, 0, 1024))
-	if err == nil {
-		err = inv.cfg.Producer.Send(ctx, topic, b)
-		if errors.Is(err, entity.ErrTooLarge) && a.Record != nil {
-			a.Record = nil
-			b, err = a.AppendJSON(b[:0])
-			if err == nil {
-				err = inv.cfg.Producer.Send(ctx, topic, b)
-			}
-		}
+	err := messaging.SendAck(ctx, inv.cfg.Producer, topic, &a)
+	if errors.Is(err, entity.ErrTooLarge) && a.Record != nil {
+		shrunk := a
+		shrunk.Record = nil
+		err = messaging.SendAck(ctx, inv.cfg.Producer, topic, &shrunk)
 	}
 	if err != nil {
 		log.Error("invoker: sending the ack", "topic", topic, "err", err)

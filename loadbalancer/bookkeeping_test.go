@@ -111,3 +111,29 @@ func TestActivationMessage(t *testing.T) {
 		t.Fatalf("zero Received: start %d, want the fallback 5", m.TransID.Start)
 	}
 }
+
+// On the lean bus the invoker gets the controller's ActivationMessage
+// itself, not its JSON: it must read the same as the message decoded from
+// the wire.
+func TestActivationMessageSurvivesTheWire(t *testing.T) {
+	req := controller.ActivationRequest{
+		ActivationID: "0123456789abcdef0123456789abcdef", TransactionID: "tid", Identity: testIdentity(),
+		Action: testAction(t, 1000), Binding: "guest/bound", Args: json.RawMessage(`{"plain":1,"secret":"s","a":[1,{"b":null}]}`),
+		Blocking: true, Received: time.UnixMilli(1700000000123),
+	}
+	m := activationMessage(&req, "0", time.UnixMilli(5))
+	b, err := m.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := messaging.DecodeActivationMessage(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(decoded, m) {
+		t.Fatalf("decoded\n%+v\nsent\n%+v", decoded, m)
+	}
+	if len(b) > m.SizeHint() {
+		t.Fatalf("SizeHint %d below the encoded size %d", m.SizeHint(), len(b))
+	}
+}

@@ -118,7 +118,7 @@ func startFakeInvoker(t *testing.T, bus *lean.Bus, id int, memory messaging.Byte
 			if err != nil {
 				return // the bus closed
 			}
-			am, err := messaging.DecodeActivationMessage(m.Value)
+			am, err := messaging.ActivationFrom(&m)
 			if err != nil {
 				t.Errorf("invoker%d: undecodable activation message: %v", id, err)
 				continue

@@ -3,7 +3,6 @@ package loadbalancer
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gowhisk/gowhisk/entity"
@@ -64,9 +63,5 @@ func (s *Sharding) SendHealthAction(ctx context.Context, invoker int, action *en
 		ActivationID:        entity.NewActivationID(),
 		RootControllerIndex: messaging.ControllerInstanceID{AsString: s.cfg.ControllerID},
 	}
-	msg, err := m.AppendJSON(make([]byte, 0, 512))
-	if err != nil {
-		return fmt.Errorf("loadbalancer: encoding the health action message: %w", err)
-	}
-	return s.cfg.Producer.Send(ctx, messaging.InvokerTopic(invoker), msg)
+	return messaging.SendActivation(ctx, s.cfg.Producer, messaging.InvokerTopic(invoker), m)
 }

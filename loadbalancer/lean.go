@@ -95,10 +95,7 @@ func (l *Lean) Activate(ctx context.Context, req controller.ActivationRequest) (
 	if req.Action == nil || !entity.ValidActivationID(req.ActivationID) {
 		return nil, errors.New("loadbalancer: activation request without action or valid activation id")
 	}
-	msg, err := activationMessage(&req, l.cfg.ControllerID, l.cfg.Now()).AppendJSON(make([]byte, 0, 1024+len(req.Args)))
-	if err != nil {
-		return nil, fmt.Errorf("loadbalancer: encoding the activation message: %w", err)
-	}
+	msg := activationMessage(&req, l.cfg.ControllerID, l.cfg.Now())
 	e := &entry{id: req.ActivationID, tid: req.TransactionID, invoker: l.cfg.Invoker, memoryMB: req.Action.Limits.Memory, blocking: req.Blocking}
 	timeout := forcedTimeout(time.Duration(req.Action.Limits.Timeout)*time.Millisecond, l.cfg.TimeoutFloor, l.cfg.TimeoutFactor, l.cfg.TimeoutAddon)
 
@@ -110,7 +107,7 @@ func (l *Lean) Activate(ctx context.Context, req controller.ActivationRequest) (
 		l.log.Debug("invoker memory exhausted by in-flight activations; queuing", "tid", e.tid, "activationId", e.id, "invoker", l.cfg.Invoker)
 	}
 
-	if err := l.cfg.Producer.Send(ctx, l.topic, msg); err != nil {
+	if err := messaging.SendActivation(ctx, l.cfg.Producer, l.topic, msg); err != nil {
 		l.flights.cancel(e)
 		if errors.Is(err, entity.ErrTooLarge) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			return nil, err
@@ -140,7 +137,7 @@ func (l *Lean) done(e *entry, r result) {
 func (l *Lean) Run(ctx context.Context) error {
 	defer l.flights.close()
 	return consume(ctx, l.cfg.Acks, l.log, "acks", func(m messaging.Message) {
-		a, err := messaging.DecodeAck(m.Value)
+		a, err := messaging.AckFrom(&m)
 		if err != nil {
 			l.log.Warn("dropping malformed ack", "offset", m.Offset, "err", err)
 			return

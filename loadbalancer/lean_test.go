@@ -65,7 +65,7 @@ func (h *harness) takeMessage() *messaging.ActivationMessage {
 	if err != nil {
 		h.t.Fatalf("invoker Fetch: %v", err)
 	}
-	am, err := messaging.DecodeActivationMessage(m.Value)
+	am, err := messaging.ActivationFrom(&m)
 	if err != nil {
 		h.t.Fatalf("decode: %v", err)
 	}

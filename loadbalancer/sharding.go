@@ -186,10 +186,7 @@ func (s *Sharding) Activate(ctx context.Context, req controller.ActivationReques
 	if a == nil || !entity.ValidActivationID(req.ActivationID) {
 		return nil, errors.New("loadbalancer: activation request without action or valid activation id")
 	}
-	msg, err := activationMessage(&req, s.cfg.ControllerID, s.cfg.Now()).AppendJSON(make([]byte, 0, 1024+len(req.Args)))
-	if err != nil {
-		return nil, fmt.Errorf("loadbalancer: encoding the activation message: %w", err)
-	}
+	msg := activationMessage(&req, s.cfg.ControllerID, s.cfg.Now())
 	fqn := a.FullName().DocID()
 	e := &entry{
 		id:            req.ActivationID,
@@ -220,7 +217,7 @@ func (s *Sharding) Activate(ctx context.Context, req controller.ActivationReques
 		return nil, err
 	}
 	topic := messaging.InvokerTopic(invoker)
-	if err := s.cfg.Producer.Send(ctx, topic, msg); err != nil {
+	if err := messaging.SendActivation(ctx, s.cfg.Producer, topic, msg); err != nil {
 		if s.flights.cancel(e) {
 			s.releaseSlot(e)
 		}
@@ -407,7 +404,7 @@ func (s *Sharding) Run(ctx context.Context) error {
 		}
 	}()
 	err := consume(ctx, s.cfg.Acks, s.log, "acks", func(m messaging.Message) {
-		a, err := messaging.DecodeAck(m.Value)
+		a, err := messaging.AckFrom(&m)
 		if err != nil {
 			s.log.Warn("dropping malformed ack", "offset", m.Offset, "err", err)
 			return

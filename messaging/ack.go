@@ -165,6 +165,21 @@ func (a *Ack) FreesSlot() bool { return a.Kind == AckCompletion || a.Kind == Ack
 // combined message); Record may still be nil when the result was shrunk.
 func (a *Ack) CarriesResult() bool { return a.Kind == AckResult || a.Kind == AckCombined }
 
+// SizeHint estimates the size of the ack's JSON form.
+func (a *Ack) SizeHint() int {
+	n := 256
+	if r := a.Record; r != nil {
+		n += 512 + len(r.Response.Result)
+		for _, l := range r.Logs {
+			n += len(l) + 3
+		}
+		for _, p := range r.Annotations {
+			n += len(p.Key) + len(p.Value) + 20
+		}
+	}
+	return n
+}
+
 // AppendJSON appends the ack in the JSON form of its kind.
 func (a *Ack) AppendJSON(dst []byte) ([]byte, error) {
 	res := ActivationResult{ActivationID: a.ActivationID, Record: a.Record}

@@ -134,6 +134,11 @@ func (m *ActivationMessage) AppendJSON(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// SizeHint estimates the size of the message's JSON form.
+func (m *ActivationMessage) SizeHint() int {
+	return 768 + len(m.Content) + len(m.User.AuthKey.APIKey) + len(m.User.Subject)
+}
+
 // MarshalJSON writes the message.
 func (m ActivationMessage) MarshalJSON() ([]byte, error) { return m.AppendJSON(nil) }
 

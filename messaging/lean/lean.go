@@ -20,6 +20,10 @@
 //   - Send copies msg once (the caller may reuse its buffer); the copy is
 //     shared by every group, and Fetch hands it out without copying:
 //     consumers must not modify Message.Value.
+//   - SendValue (messaging.ValueSender) queues a decoded message as it is:
+//     Fetch returns it in Message.Decoded, sparing the JSON encoding and
+//     decoding on the standalone hot path. Its size argument stands for
+//     the message's bytes in the bounds above.
 //   - Commit only records the group's committed offset (delivery is
 //     at-most-once, as OpenWhisk's consumers commit right after each poll).
 //   - Close on the bus (or on a consumer) wakes every blocked Fetch and
@@ -29,6 +33,7 @@ package lean
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -115,13 +120,14 @@ func (b *Bus) topic(name string) *topic {
 	defer b.mu.Unlock()
 	t := b.topics[name]
 	if t == nil {
-		t = &topic{name: name, ring: make([][]byte, b.cfg.QueueLength), groups: map[string]*group{}}
+		t = &topic{name: name, ring: make([]slot, b.cfg.QueueLength), groups: map[string]*group{}}
 		b.topics[name] = t
 	}
 	return t
 }
 
 // Producer returns a producer on the bus. Closing it does not close the bus.
+// It is also a messaging.ValueSender.
 func (b *Bus) Producer() messaging.Producer {
 	return &producer{bus: b, done: make(chan struct{})}
 }
@@ -141,12 +147,20 @@ func (b *Bus) Consumer(topicName, groupName string) messaging.Consumer {
 	return &consumer{bus: b, topic: t, group: g, name: groupName, done: make(chan struct{})}
 }
 
+// slot is one retained message: its bytes or its decoded value, and the
+// size it counts for.
+type slot struct {
+	value   []byte
+	decoded any
+	size    int
+}
+
 // topic is one bounded log. Offsets [head, tail) are retained in ring.
 type topic struct {
 	name string
 
 	mu        sync.Mutex
-	ring      [][]byte
+	ring      []slot
 	head      int64
 	tail      int64
 	bytes     int64
@@ -187,8 +201,8 @@ func (t *topic) release() {
 	}
 	for o := t.head; o < low; o++ {
 		i := o % int64(len(t.ring))
-		t.bytes -= int64(len(t.ring[i]))
-		t.ring[i] = nil
+		t.bytes -= int64(t.ring[i].size)
+		t.ring[i] = slot{}
 	}
 	t.head = low
 	if t.spaceWait != nil {
@@ -196,6 +210,8 @@ func (t *topic) release() {
 		t.spaceWait = nil
 	}
 }
+
+var _ messaging.ValueSender = (*producer)(nil)
 
 type producer struct {
 	bus       *Bus
@@ -206,6 +222,27 @@ type producer struct {
 // Send appends a copy of msg to topicName; see the package comment for
 // when it blocks.
 func (p *producer) Send(ctx context.Context, topicName string, msg []byte) error {
+	if err := p.check(len(msg)); err != nil {
+		return err
+	}
+	return p.append(ctx, topicName, slot{value: append(make([]byte, 0, len(msg)), msg...), size: len(msg)})
+}
+
+// SendValue appends v itself to topicName, counted as size bytes; its
+// consumers get it in Message.Decoded. It blocks as Send does.
+func (p *producer) SendValue(ctx context.Context, topicName string, v any, size int) error {
+	if v == nil {
+		return errors.New("lean: SendValue of a nil value")
+	}
+	if err := p.check(size); err != nil {
+		return err
+	}
+	return p.append(ctx, topicName, slot{decoded: v, size: size})
+}
+
+// check refuses messages when the producer or the bus is closed, or when
+// a message of n bytes exceeds Config.MaxMessageBytes.
+func (p *producer) check(n int) error {
 	select {
 	case <-p.done:
 		return ErrClosed
@@ -215,10 +252,15 @@ func (p *producer) Send(ctx context.Context, topicName string, msg []byte) error
 	if b.isClosed() {
 		return ErrClosed
 	}
-	if b.cfg.MaxMessageBytes > 0 && len(msg) > b.cfg.MaxMessageBytes {
-		return entity.Errorf(entity.ErrTooLarge, "message of %d bytes exceeds the limit of %d bytes", len(msg), b.cfg.MaxMessageBytes)
+	if b.cfg.MaxMessageBytes > 0 && n > b.cfg.MaxMessageBytes {
+		return entity.Errorf(entity.ErrTooLarge, "message of %d bytes exceeds the limit of %d bytes", n, b.cfg.MaxMessageBytes)
 	}
-	v := append(make([]byte, 0, len(msg)), msg...)
+	return nil
+}
+
+// append queues s on topicName once there is room.
+func (p *producer) append(ctx context.Context, topicName string, s slot) error {
+	b := p.bus
 	t := b.topic(topicName)
 	var timer *time.Timer
 	defer func() {
@@ -228,10 +270,10 @@ func (p *producer) Send(ctx context.Context, topicName string, msg []byte) error
 	}()
 	t.mu.Lock()
 	for {
-		if t.room(len(v), b.cfg.QueueBytes) {
-			t.ring[t.tail%int64(len(t.ring))] = v
+		if t.room(s.size, b.cfg.QueueBytes) {
+			t.ring[t.tail%int64(len(t.ring))] = s
 			t.tail++
-			t.bytes += int64(len(v))
+			t.bytes += int64(s.size)
 			if t.dataWait != nil {
 				close(t.dataWait)
 				t.dataWait = nil
@@ -290,7 +332,8 @@ func (c *consumer) Fetch(ctx context.Context) (messaging.Message, error) {
 		g := c.group
 		if g.next < t.tail {
 			off := g.next
-			m := messaging.Message{Topic: t.name, Offset: off, Value: t.ring[off%int64(len(t.ring))]}
+			sl := &t.ring[off%int64(len(t.ring))]
+			m := messaging.Message{Topic: t.name, Offset: off, Value: sl.value, Decoded: sl.decoded}
 			g.next++
 			if off == t.head {
 				t.release()

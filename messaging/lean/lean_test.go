@@ -399,3 +399,39 @@ func BenchmarkSendFetch(b *testing.B) {
 		}
 	}
 }
+
+// SendValue delivers the value itself, counted as its size against the
+// byte limits, and refuses values over MaxMessageBytes.
+func TestSendValue(t *testing.T) {
+	b := New(Config{QueueBytes: 100, MaxMessageBytes: 80, SendTimeout: 10 * time.Millisecond})
+	defer b.Close()
+	c := b.Consumer("t", "g")
+	p := b.Producer().(messaging.ValueSender)
+	v := &messaging.Ack{Kind: messaging.AckCompletion, ActivationID: "x"}
+	if err := p.SendValue(context.Background(), "t", v, 60); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SendValue(context.Background(), "t", v, 60); !errors.Is(err, entity.ErrUnavailable) {
+		t.Fatalf("SendValue over the byte limit = %v", err)
+	}
+	if err := p.SendValue(context.Background(), "t", v, 81); !errors.Is(err, entity.ErrTooLarge) {
+		t.Fatalf("SendValue over MaxMessageBytes = %v", err)
+	}
+	if err := p.SendValue(context.Background(), "t", nil, 1); err == nil {
+		t.Fatal("SendValue(nil): no error")
+	}
+	if s := b.Stats("t"); s.Bytes != 60 || s.Retained != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	m := fetch(t, c)
+	if m.Decoded != any(v) || m.Value != nil || m.Offset != 0 {
+		t.Fatalf("fetched %+v", m)
+	}
+	if s := b.Stats("t"); s.Bytes != 0 || s.Retained != 0 {
+		t.Fatalf("stats after fetch %+v", s)
+	}
+	send(t, p.(messaging.Producer), "t", "bytes")
+	if m := fetch(t, c); string(m.Value) != "bytes" || m.Decoded != nil || m.Offset != 1 {
+		t.Fatalf("fetched %+v", m)
+	}
+}
