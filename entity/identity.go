@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // KeyLength is the exact length of a namespace key (the password half of
@@ -159,11 +160,27 @@ func ValidKey(s string) bool {
 	return true
 }
 
-// NewActivationID returns a new activation id: 32 lowercase hex characters.
+// NewActivationID returns a new activation id: 32 lowercase hex characters,
+// the form of OpenWhisk's ids (a UUID without dashes). The id is a version
+// 7 UUID (RFC 9562): the current Unix time in milliseconds, then 74 random
+// bits. Ids made later sort later, so the stores' indexes by id grow at
+// their end instead of at random places (fewer pages written per commit).
 func NewActivationID() string {
+	var r [10]byte
+	_, _ = rand.Read(r[:])
+	return activationIDAt(time.Now().UnixMilli(), r)
+}
+
+// activationIDAt is the version 7 UUID of Unix millisecond ms and 80 bits
+// of randomness (6 of which the version and variant overwrite), as 32
+// lowercase hex characters.
+func activationIDAt(ms int64, random [10]byte) string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	copy(b[6:], random[:])
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	return hex.EncodeToString(b[:])
 }

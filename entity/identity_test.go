@@ -115,3 +115,29 @@ func TestSubjectAndLimitsJSON(t *testing.T) {
 	out, _ = json.Marshal(u)
 	assertSameJSON(t, out, []byte(lim))
 }
+
+func TestActivationIDAt(t *testing.T) {
+	ones := [10]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	tests := []struct {
+		name   string
+		ms     int64
+		random [10]byte
+		want   string
+	}{
+		{"zero randomness", 0x0189_abcd_ef01, [10]byte{}, "0189abcdef0170008000000000000000"},
+		{"all ones", 0x0189_abcd_ef01, ones, "0189abcdef017fffbfffffffffffffff"},
+		{"epoch", 0, [10]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, "0000000000007102830405060708090a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := activationIDAt(tc.ms, tc.random)
+			if got != tc.want || !ValidActivationID(got) {
+				t.Fatalf("activationIDAt(%#x) = %s, want %s", tc.ms, got, tc.want)
+			}
+		})
+	}
+	// Later milliseconds sort later whatever the randomness.
+	if a, b := activationIDAt(1_700_000_000_000, ones), activationIDAt(1_700_000_000_001, [10]byte{}); a >= b {
+		t.Fatalf("%s (earlier) does not sort before %s", a, b)
+	}
+}
