@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -35,23 +34,27 @@ const exitGrace = 100 * time.Millisecond
 // container.ErrExited: the process must be destroyed.
 var ErrProtocol = fmt.Errorf("%w (launcher protocol error)", container.ErrExited)
 
-type lineOrErr struct {
-	line []byte
-	err  error
-}
-
 // Process is a started launcher. Init must be called once before Run. Run
 // calls are serialized.
+//
+// The caller's goroutine writes each request to stdin and reads the answer
+// from fd 3 itself, both pipes bounded by deadlines (ctx's deadline, now
+// when ctx is cancelled, a short grace once the process exited): no
+// goroutine hop on the way to the launcher and back.
 type Process struct {
 	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	lines   chan lineOrErr // closed at EOF of fd 3
+	stdin   *os.File // write end of the launcher's stdin
+	answers *os.File // read end of fd 3
+	br      *bufio.Reader
 	exited  chan struct{}
 	waitErr error // set before exited is closed
 
-	sem    chan struct{} // one request at a time
-	mu     sync.Mutex
-	broken error // non-nil once the stream is out of sync
+	sem chan struct{} // one request (or the ready line) at a time
+
+	mu       sync.Mutex
+	broken   error     // non-nil once the stream is out of sync
+	gen      uint64    // counts exchanges: a late cancellation of an old one is ignored
+	exitedAt time.Time // when the process exited (zero while it runs)
 }
 
 // Start starts cmd as a launcher. The caller prepares cmd (Path, Args, Env,
@@ -65,42 +68,46 @@ func Start(ctx context.Context, cmd *exec.Cmd) (*Process, error) {
 	if cmd.Stdin != nil || len(cmd.ExtraFiles) != 0 {
 		return nil, errors.New("actionloop: cmd must not set Stdin or ExtraFiles")
 	}
-	stdin, err := cmd.StdinPipe()
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("actionloop: %w", err)
 	}
-	pr, pw, err := os.Pipe()
+	ansR, ansW, err := os.Pipe()
 	if err != nil {
-		stdin.Close()
+		inR.Close()
+		inW.Close()
 		return nil, fmt.Errorf("actionloop: %w", err)
 	}
-	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Stdin = inR
+	cmd.ExtraFiles = []*os.File{ansW}
 	if cmd.WaitDelay == 0 {
 		// Output copying must not outlive the process for long when a
 		// grandchild keeps the log pipes open.
 		cmd.WaitDelay = time.Second
 	}
-	if err := cmd.Start(); err != nil {
-		stdin.Close()
-		pr.Close()
-		pw.Close()
+	err = cmd.Start()
+	inR.Close()
+	ansW.Close()
+	if err != nil {
+		inW.Close()
+		ansR.Close()
 		return nil, fmt.Errorf("actionloop: start %s: %w", cmd.Path, err)
 	}
-	pw.Close()
 	p := &Process{
-		cmd:    cmd,
-		stdin:  stdin,
-		lines:  make(chan lineOrErr, 1),
-		exited: make(chan struct{}),
-		sem:    make(chan struct{}, 1),
+		cmd:     cmd,
+		stdin:   inW,
+		answers: ansR,
+		br:      bufio.NewReaderSize(ansR, 64<<10),
+		exited:  make(chan struct{}),
+		sem:     make(chan struct{}, 1),
 	}
-	go p.readLines(pr)
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
+	p.sem <- struct{}{} // held for the ready line
+	go p.wait()
 
-	line, err := p.next(ctx)
+	stop := p.deadlines(ctx)
+	line, err := p.readLine(ctx)
+	stop()
+	<-p.sem
 	if err == nil {
 		var ack struct {
 			OK bool `json:"ok"`
@@ -116,67 +123,91 @@ func Start(ctx context.Context, cmd *exec.Cmd) (*Process, error) {
 	return p, nil
 }
 
-// readLines reads fd 3 line by line into p.lines until EOF or an overlong
-// line, then closes the channel.
-func (p *Process) readLines(r *os.File) {
-	defer close(p.lines)
-	defer r.Close()
-	br := bufio.NewReaderSize(r, 64<<10)
+// wait waits for the process to exit, then gives a pending read exitGrace
+// to find its answer, and closes the pipes once no exchange uses them.
+func (p *Process) wait() {
+	p.waitErr = p.cmd.Wait()
+	p.mu.Lock()
+	p.exitedAt = time.Now()
+	p.answers.SetReadDeadline(p.exitedAt.Add(exitGrace))
+	p.stdin.SetWriteDeadline(p.exitedAt) // a grandchild may hold stdin open
+	p.mu.Unlock()
+	close(p.exited)
+	p.sem <- struct{}{} // never released: the process is gone
+	p.stdin.Close()
+	p.answers.Close()
+}
+
+// deadlines sets the pipes' deadlines for a new exchange bounded by ctx
+// and returns the function that ends it.
+func (p *Process) deadlines(ctx context.Context) (stop func() bool) {
+	d, _ := ctx.Deadline()
+	p.mu.Lock()
+	p.gen++
+	gen := p.gen
+	rd, wd := d, d
+	if !p.exitedAt.IsZero() {
+		if g := p.exitedAt.Add(exitGrace); rd.IsZero() || g.Before(rd) {
+			rd = g
+		}
+		wd = p.exitedAt
+	}
+	p.answers.SetReadDeadline(rd)
+	p.stdin.SetWriteDeadline(wd)
+	p.mu.Unlock()
+	if ctx.Done() == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.gen == gen {
+			now := time.Now()
+			p.answers.SetReadDeadline(now)
+			p.stdin.SetWriteDeadline(now)
+		}
+	})
+}
+
+// readLine reads the next line from fd 3 within the deadlines set for
+// ctx. The caller holds p.sem.
+func (p *Process) readLine(ctx context.Context) ([]byte, error) {
+	var buf []byte
 	for {
-		var buf []byte
-		for {
-			frag, err := br.ReadSlice('\n')
-			if len(buf)+len(frag) > MaxLine+1 {
-				p.lines <- lineOrErr{err: fmt.Errorf("%w: answer line longer than %d bytes", ErrProtocol, MaxLine)}
-				// Drain so that the writer never blocks on a full pipe.
-				io.Copy(io.Discard, br)
-				return
-			}
-			buf = append(buf, frag...)
-			if err == bufio.ErrBufferFull {
-				continue
-			}
-			if err != nil {
-				return // EOF or read error: no more lines
-			}
-			break
+		frag, err := p.br.ReadSlice('\n')
+		if len(buf)+len(frag) > MaxLine+1 {
+			return nil, fmt.Errorf("%w: answer line longer than %d bytes", ErrProtocol, MaxLine)
 		}
-		p.lines <- lineOrErr{line: bytes.TrimRight(buf, "\r\n")}
+		if err == nil {
+			if buf == nil {
+				buf = frag
+			} else {
+				buf = append(buf, frag...)
+			}
+			// A copy: the reader's buffer is reused by the next read.
+			return bytes.Clone(bytes.TrimRight(buf, "\r\n")), nil
+		}
+		buf = append(buf, frag...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return nil, p.ioErr(ctx, err)
 	}
 }
 
-// next waits for the next line on fd 3.
-func (p *Process) next(ctx context.Context) ([]byte, error) {
-	select {
-	case l, ok := <-p.lines:
-		return p.got(l, ok)
-	case <-ctx.Done():
-		select { // an answer that is already there wins
-		case l, ok := <-p.lines:
-			return p.got(l, ok)
-		default:
-		}
-		return nil, container.ErrTimeout
-	case <-p.exited:
-		t := time.NewTimer(exitGrace)
-		defer t.Stop()
-		select {
-		case l, ok := <-p.lines:
-			return p.got(l, ok)
-		case <-t.C:
-			return nil, container.ErrExited
+// ioErr maps a failed read or write: a deadline while the process runs
+// is ctx's (a timeout); anything else (end of file, a broken or closed
+// pipe, the exit grace passed) means the launcher is gone.
+func (p *Process) ioErr(ctx context.Context, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		p.mu.Lock()
+		running := p.exitedAt.IsZero()
+		p.mu.Unlock()
+		if running || ctx.Err() != nil {
+			return container.ErrTimeout
 		}
 	}
-}
-
-func (p *Process) got(l lineOrErr, ok bool) ([]byte, error) {
-	if !ok {
-		return nil, container.ErrExited
-	}
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l.line, nil
+	return container.ErrExited
 }
 
 // Cmd returns the started command (for its Process and SysProcAttr).
@@ -204,7 +235,6 @@ func (p *Process) Kill() {
 		return
 	default:
 	}
-	p.stdin.Close()
 	p.cmd.Process.Kill()
 	<-p.exited
 }
@@ -285,21 +315,8 @@ func (p *Process) Run(ctx context.Context, body []byte) ([]byte, error) {
 		}
 	}
 	msg = append(msg, '\n')
-	werr := make(chan error, 1)
-	go func() {
-		_, err := p.stdin.Write(msg)
-		werr <- err
-	}()
-
-	line, err := p.next(ctx)
+	line, err := p.exchange(ctx, msg)
 	if err != nil {
-		select {
-		case err2 := <-werr:
-			if err2 != nil && err == container.ErrTimeout {
-				err = container.ErrExited
-			}
-		default:
-		}
 		p.mu.Lock()
 		if p.broken == nil {
 			p.broken = fmt.Errorf("%w: the launcher is out of sync after: %v", ErrProtocol, err)
@@ -308,6 +325,17 @@ func (p *Process) Run(ctx context.Context, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	return line, nil
+}
+
+// exchange writes msg to stdin and reads the answer line, both bounded by
+// ctx. The caller holds p.sem.
+func (p *Process) exchange(ctx context.Context, msg []byte) ([]byte, error) {
+	stop := p.deadlines(ctx)
+	defer stop()
+	if _, err := p.stdin.Write(msg); err != nil {
+		return nil, p.ioErr(ctx, err)
+	}
+	return p.readLine(ctx)
 }
 
 // Call is Run followed by ParseResult.
