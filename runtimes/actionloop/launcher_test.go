@@ -119,6 +119,26 @@ func TestLauncherEnvironment(t *testing.T) {
 	}
 }
 
+// Child processes see the activation's variables: all of them in nodejs
+// (child_process passes process.env), the API key, namespace and action in
+// python (the per-activation ids are kept out of the C environment there).
+func TestLauncherEnvironmentOfChildren(t *testing.T) {
+	for _, tc := range []struct{ kind, code, want string }{
+		{node, `const cp = require('child_process'); function main() { return {out: cp.execSync('echo $__OW_ACTIVATION_ID $__OW_API_KEY $__OW_NAMESPACE').toString().trim()} }`, "second u:k guest"},
+		{py, "import subprocess\ndef main(a):\n    return {'out': subprocess.run(['sh', '-c', 'echo $__OW_API_KEY $__OW_NAMESPACE'], capture_output=True, text=True).stdout.strip()}\n", "u:k guest"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			l := start(t, tc.kind)
+			l.mustInit(t, tc.kind, container.InitRequest{Name: "a", Code: tc.code})
+			l.call(t, nil, map[string]string{"api_key": "u:k", "activation_id": "first"})
+			got := jsonField(t, l.call(t, nil, map[string]string{"api_key": "u:k", "activation_id": "second"}).Body)
+			if got["out"] != tc.want {
+				t.Errorf("the child printed %q, want %q", got["out"], tc.want)
+			}
+		})
+	}
+}
+
 func TestLauncherInitErrors(t *testing.T) {
 	tests := []struct {
 		name, kind, code, main string

@@ -181,6 +181,9 @@ func TestNodejsUncaughtErrors(t *testing.T) {
 					t.Errorf("next activation = %d %s, want %s", res.Status, res.Body, want)
 				}
 			}
+			if n := strings.Count(l.err.String(), tc.log); n != 1 {
+				t.Errorf("stderr logs %q %d times, want once", tc.log, n)
+			}
 		})
 	}
 }

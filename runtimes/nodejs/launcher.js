@@ -21,6 +21,43 @@ const RESULT_FD = 3;
 const stdoutWrite = process.stdout.write.bind(process.stdout);
 const stderrWrite = process.stderr.write.bind(process.stderr);
 
+// process.env keeps the __OW_* variables in an overlay instead of the C
+// environment. Every other variable is the real one. Assigning process.env
+// calls setenv(3), and glibc keeps every value setenv was ever given: a
+// warm container given a new activation id, transaction id and deadline
+// per activation would grow by ~60 bytes per activation until it hits its
+// memory limit. The overlay behaves as process.env does (values become
+// strings; child_process passes it to children) but frees what it drops.
+const owEnv = new Map();
+const isOW = (k) => typeof k === 'string' && k.startsWith('__OW_');
+process.env = new Proxy(process.env, {
+  get: (t, k) => (isOW(k) && owEnv.has(k) ? owEnv.get(k) : Reflect.get(t, k)),
+  set(t, k, v) {
+    if (!isOW(k)) return Reflect.set(t, k, v);
+    owEnv.set(k, String(v));
+    return true;
+  },
+  has: (t, k) => (isOW(k) && owEnv.has(k)) || Reflect.has(t, k),
+  deleteProperty(t, k) {
+    if (isOW(k)) owEnv.delete(k);
+    return Reflect.deleteProperty(t, k);
+  },
+  ownKeys(t) {
+    const keys = Reflect.ownKeys(t);
+    for (const k of owEnv.keys()) if (!keys.includes(k)) keys.push(k);
+    return keys;
+  },
+  getOwnPropertyDescriptor(t, k) {
+    if (isOW(k) && owEnv.has(k)) return { value: owEnv.get(k), writable: true, enumerable: true, configurable: true };
+    return Reflect.getOwnPropertyDescriptor(t, k);
+  },
+  defineProperty(t, k, d) {
+    if (!isOW(k)) return Reflect.defineProperty(t, k, d);
+    owEnv.set(k, String(d.value));
+    return true;
+  },
+});
+
 function writeAll(fd, s) {
   const buf = Buffer.from(s, 'utf8');
   let off = 0;
@@ -237,8 +274,6 @@ function init(msg) {
     });
   }
   answer(JSON.stringify({ ok: true }));
-process.on('uncaughtException', (error) => asyncError('Uncaught exception', error));
-process.on('unhandledRejection', (reason) => asyncError('Unhandled rejection', reason));
   return Promise.resolve();
 }
 
