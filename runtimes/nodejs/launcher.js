@@ -14,6 +14,7 @@ const vm = require('vm');
 const Module = require('module');
 
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n';
+const SENTINEL_BYTES = Buffer.from(SENTINEL);
 const RESULT_FD = 3;
 
 // The streams' own write methods, taken before any action code can patch
@@ -59,7 +60,7 @@ process.env = new Proxy(process.env, {
 });
 
 function writeAll(fd, s) {
-  const buf = Buffer.from(s, 'utf8');
+  const buf = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
   let off = 0;
   while (off < buf.length) {
     try {
@@ -93,6 +94,20 @@ function str(v) {
 // full (a slow reader): a direct fs.writeSync would overtake queued
 // console output, and the invoker would cut the activation's logs short.
 function writeMarkers(done) {
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) {
+    // Nothing is queued in the streams (the usual case: node writes to a
+    // pipe synchronously on Linux), so writing the sentinels directly keeps
+    // them behind the action's output, without the streams' machinery.
+    for (const fd of [1, 2]) {
+      try {
+        writeAll(fd, SENTINEL_BYTES);
+      } catch (e) {
+        // a closed stream: nothing more will come out of it
+      }
+    }
+    done();
+    return;
+  }
   let left = 2;
   const one = () => {
     if (--left === 0) done();
@@ -113,14 +128,18 @@ function writeMarkers(done) {
   }
 }
 
-// Writes the sentinels, then answers line on fd 3.
-function markAndAnswer(line) {
-  return new Promise((resolve) => {
-    writeMarkers(() => {
-      answer(line);
-      resolve();
-    });
+// Writes the sentinels, then answers line on fd 3 and calls done (at once
+// when the streams had nothing queued).
+function markAndAnswer(line, done) {
+  writeMarkers(() => {
+    answer(line);
+    done();
   });
+}
+
+// markAndAnswer as a promise.
+function markAndAnswered(line) {
+  return new Promise((resolve) => markAndAnswer(line, resolve));
 }
 
 // Splits "file.fn" into [module, property]; "fn" into [undefined, "fn"].
@@ -251,6 +270,22 @@ function setEnv(env) {
 let handler;
 let activationKeys = [];
 
+// setActivationEnv sets __OW_<KEY> for every string field of the /run
+// message but value (in the overlay of process.env, directly), and removes
+// those of the previous activation.
+function setActivationEnv(msg) {
+  for (const k of activationKeys) owEnv.delete(k);
+  activationKeys = [];
+  for (const k in msg) {
+    const v = msg[k];
+    if (k !== 'value' && typeof v === 'string') {
+      const name = '__OW_' + k.toUpperCase();
+      owEnv.set(name, v);
+      activationKeys.push(name);
+    }
+  }
+}
+
 // init loads the action; on failure it reports the error and exits (the
 // returned promise then never settles).
 function init(msg) {
@@ -268,7 +303,7 @@ function init(msg) {
     handler = undefined;
     const detail = describeError(error, dir);
     console.error('Error during initialization:', detail);
-    return markAndAnswer(statusLine(502, { error: 'Initialization has failed due to: ' + detail })).then(() => {
+    return markAndAnswered(statusLine(502, { error: 'Initialization has failed due to: ' + detail })).then(() => {
       process.exit(0);
       return new Promise(() => {});
     });
@@ -326,19 +361,11 @@ function run(msg) {
         if (act.done) return;
         act.done = true;
         if (current === act) current = null;
-        markAndAnswer(line).then(resolve);
+        markAndAnswer(line, resolve);
       },
     };
     current = act;
-    for (const k of activationKeys) delete process.env[k];
-    activationKeys = [];
-    for (const k of Object.keys(msg)) {
-      if (k !== 'value' && typeof msg[k] === 'string') {
-        const name = '__OW_' + k.toUpperCase();
-        process.env[name] = msg[k];
-        activationKeys.push(name);
-      }
-    }
+    setActivationEnv(msg);
     let value = msg.value;
     if (value === null || value === undefined) value = {};
     if (typeof value !== 'object') {
@@ -353,32 +380,49 @@ function run(msg) {
       console.error(e);
       return act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
     }
+    if (!isThenable(result)) {
+      try {
+        return settle(act, result === undefined ? {} : result);
+      } catch (e) {
+        return act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
+      }
+    }
     Promise.resolve(result)
       .then(
         (r) => (r === undefined ? {} : r),
         (e) => (e ? { error: serializeError(e) } : { error: {} })
       )
-      .then((r) => {
-        if (act.done) return;
-        if (typeof r !== 'object') {
-          console.error('Result must be of type object but has type "' + typeof r + '":', r);
-          return act.finish(statusLine(502, { error: 'The action did not return a dictionary.' }));
-        }
-        let line;
-        try {
-          line = JSON.stringify(r);
-        } catch (e) {
-          console.error(e);
-          return act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
-        }
-        act.finish(line === undefined ? 'null' : line);
-      })
-      .catch((e) => {
-        // A result whose getters or toJSON throw.
-        console.error(e);
-        act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
-      });
+      .then((r) => settle(act, r));
   });
+}
+
+// isThenable reports whether v is a promise (or promise-like) result; a
+// thenable whose then getter throws counts as one (the promise rejects).
+function isThenable(v) {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+  try {
+    return typeof v.then === 'function';
+  } catch (e) {
+    return true;
+  }
+}
+
+// settle answers the activation with its result r.
+function settle(act, r) {
+  if (act.done) return;
+  if (typeof r !== 'object') {
+    console.error('Result must be of type object but has type "' + typeof r + '":', r);
+    return act.finish(statusLine(502, { error: 'The action did not return a dictionary.' }));
+  }
+  let line;
+  try {
+    line = JSON.stringify(r);
+  } catch (e) {
+    // A result whose getters or toJSON throw.
+    console.error(e);
+    return act.finish(statusLine(502, { error: 'An error has occurred: ' + str(e) }));
+  }
+  act.finish(line === undefined ? 'null' : line);
 }
 
 // Line reader: one request at a time, in order.
@@ -396,7 +440,7 @@ async function drain() {
     try {
       msg = JSON.parse(line);
     } catch (e) {
-      await markAndAnswer(statusLine(400, { error: 'Error unmarshaling request: ' + e.message }));
+      await markAndAnswered(statusLine(400, { error: 'Error unmarshaling request: ' + e.message }));
       continue;
     }
     if (handler === undefined) await init(msg);
