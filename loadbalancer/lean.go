@@ -12,11 +12,13 @@ import (
 	"github.com/gowhisk/gowhisk/messaging"
 )
 
-// LeanConfig wires a lean balancer. Producer and Acks are required.
+// LeanConfig wires a lean balancer. Producer is required.
 type LeanConfig struct {
 	// Producer publishes ActivationMessages on messaging.InvokerTopic(Invoker).
 	Producer messaging.Producer
-	// Acks consumes messaging.CompletedTopic(ControllerID).
+	// Acks consumes messaging.CompletedTopic(ControllerID); Run reads it.
+	// Without it, the transport passes each ack to HandleAck (see
+	// lean.Bus.Handle).
 	Acks messaging.Consumer
 	// ControllerID is this controller's instance id (default "0").
 	ControllerID string
@@ -51,8 +53,8 @@ var _ controller.Activator = (*Lean)(nil)
 
 // NewLean checks cfg and returns a balancer.
 func NewLean(cfg LeanConfig) (*Lean, error) {
-	if cfg.Producer == nil || cfg.Acks == nil {
-		return nil, errors.New("loadbalancer: LeanConfig.Producer and Acks are required")
+	if cfg.Producer == nil {
+		return nil, errors.New("loadbalancer: LeanConfig.Producer is required")
 	}
 	if cfg.ControllerID == "" {
 		cfg.ControllerID = "0"
@@ -133,17 +135,26 @@ func (l *Lean) done(e *entry, r result) {
 // (messaging.ErrClosed; other Fetch errors are logged and retried), then
 // closes the balancer: later Activate calls fail with ErrUnavailable and
 // every blocking waiter still open is closed. It returns nil when the
-// consumer was closed, else ctx's error.
+// consumer was closed, else ctx's error. Without LeanConfig.Acks it only
+// waits for ctx to end, closes the balancer and returns nil.
 func (l *Lean) Run(ctx context.Context) error {
 	defer l.flights.close()
-	return consume(ctx, l.cfg.Acks, l.log, "acks", func(m messaging.Message) {
-		a, err := messaging.AckFrom(&m)
-		if err != nil {
-			l.log.Warn("dropping malformed ack", "offset", m.Offset, "err", err)
-			return
-		}
-		l.processAck(&a)
-	})
+	if l.cfg.Acks == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return consume(ctx, l.cfg.Acks, l.log, "acks", l.HandleAck)
+}
+
+// HandleAck applies one message of the ack topic, as Run does with every
+// message it fetches. A malformed ack is logged and dropped.
+func (l *Lean) HandleAck(m messaging.Message) {
+	a, err := messaging.AckFrom(&m)
+	if err != nil {
+		l.log.Warn("dropping malformed ack", "offset", m.Offset, "err", err)
+		return
+	}
+	l.processAck(&a)
 }
 
 // processAck applies an ack to its in-flight entry. Acks for unknown

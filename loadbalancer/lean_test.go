@@ -37,6 +37,11 @@ func newHarness(t *testing.T, opts ...func(*LeanConfig)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if cfg.Acks == nil {
+		if _, err := bus.Handle(messaging.CompletedTopic("0"), lb.HandleAck); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, bus: bus, lb: lb, invoker: bus.Consumer(messaging.InvokerTopic(0), messaging.InvokerTopic(0)),
 		acks: bus.Producer(), runErr: make(chan error, 1), cancel: cancel}
@@ -295,12 +300,44 @@ func TestActivateHonoursContextWhenBusFull(t *testing.T) {
 	}
 }
 
+// Without an ack consumer, the bus hands acks to HandleAck in the
+// sender's goroutine: the waiter has its record when the send returns.
+func TestAcksHandedInline(t *testing.T) {
+	h := newHarness(t, func(c *LeanConfig) { c.Acks = nil })
+	req := h.request(true)
+	done, err := h.lb.Activate(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := h.takeMessage()
+	h.ack(messaging.Ack{Kind: messaging.AckCombined, TransID: m.TransID, ActivationID: m.ActivationID, Record: record(m.ActivationID), Invoker: invoker0})
+	select {
+	case rec := <-done:
+		if rec == nil || rec.ActivationID != req.ActivationID {
+			t.Fatalf("waiter got %+v", rec)
+		}
+	default:
+		t.Fatal("the waiter has no record once the ack was sent")
+	}
+	if n, _ := h.lb.InFlight(); n != 0 {
+		t.Fatalf("%d still in flight", n)
+	}
+	h.sendRaw(`{"not":"an ack"}`) // logged and dropped
+	h.cancel()
+	if err := <-h.runErr; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	h.runErr <- nil // for the cleanup
+	if _, err := h.lb.Activate(context.Background(), h.request(true)); !errors.Is(err, entity.ErrUnavailable) {
+		t.Fatalf("Activate after Run ended = %v, want ErrUnavailable", err)
+	}
+}
+
 func TestNewLeanValidation(t *testing.T) {
 	bus := lean.New(lean.Config{})
 	defer bus.Close()
 	for name, cfg := range map[string]LeanConfig{
 		"no producer": {Acks: bus.Consumer("c", "c")},
-		"no acks":     {Producer: bus.Producer()},
 		"bad id":      {Producer: bus.Producer(), Acks: bus.Consumer("c", "c"), ControllerID: "a/b"},
 		"bad invoker": {Producer: bus.Producer(), Acks: bus.Consumer("c", "c"), Invoker: -1},
 	} {

@@ -52,16 +52,15 @@ type executionConfig struct {
 // controller's Activator) publishes ActivationMessages on the lean bus's
 // invoker0 topic; the invoker (the same invokerSide as `gowhisk invoker`)
 // consumes them, runs them in its container pool on a process or Docker
-// sandbox and acknowledges on completed0, which the balancer consumes to
-// resolve blocking waiters.
+// sandbox and acknowledges on completed0, whose messages the bus hands
+// straight to the balancer (lean.Bus.Handle) to resolve blocking waiters.
 type execution struct {
 	log      *slog.Logger
 	side     *invokerSide
 	bus      *lean.Bus
 	balancer *loadbalancer.Lean
-	acks     messaging.Consumer // the balancer's; closing it ends its loop
 
-	cancel       context.CancelFunc // of the balancer loop's context
+	cancel       context.CancelFunc // of the balancer loop's context: ends it
 	balancerDone chan error
 }
 
@@ -70,11 +69,8 @@ type execution struct {
 // with ctx (a signal): stop ends them in the shutdown order.
 func startExecution(ctx context.Context, c executionConfig) (*execution, error) {
 	x := &execution{log: c.logger, bus: lean.New(lean.Config{}), balancerDone: make(chan error, 1)}
-	completed := messaging.CompletedTopic(controllerID)
-	x.acks = x.bus.Consumer(completed, completed)
 	lb, err := loadbalancer.NewLean(loadbalancer.LeanConfig{
 		Producer:     x.bus.Producer(),
-		Acks:         x.acks,
 		ControllerID: controllerID,
 		Invoker:      invokerID,
 		UserMemoryMB: c.opts.userMemoryMB,
@@ -85,6 +81,10 @@ func startExecution(ctx context.Context, c executionConfig) (*execution, error) 
 		return nil, fmt.Errorf("load balancer: %w", err)
 	}
 	x.balancer = lb
+	if _, err := x.bus.Handle(messaging.CompletedTopic(controllerID), lb.HandleAck); err != nil {
+		_ = x.bus.Close()
+		return nil, fmt.Errorf("load balancer: %w", err)
+	}
 	topic := messaging.InvokerTopic(invokerID)
 	x.side, err = openInvokerSide(ctx, invokerSideConfig{
 		id: invokerID, name: invokerName(c.dataDir), opts: c.opts,
@@ -136,17 +136,10 @@ func poolStemCells(m *entity.Manifest, manifestJSON []byte) ([]pool.StemCell, er
 func (x *execution) stop(ctx context.Context) error {
 	x.drainBus(ctx)
 	x.side.stopLoop(ctx)
-	_ = x.acks.Close()
-	select {
-	case err := <-x.balancerDone:
-		if err != nil {
-			x.log.Warn("load balancer loop", "err", err)
-		}
-	case <-ctx.Done():
-		x.cancel()
-		<-x.balancerDone
-	}
 	x.cancel()
+	if err := <-x.balancerDone; err != nil {
+		x.log.Warn("load balancer loop", "err", err)
+	}
 	err := x.side.close(ctx)
 	_ = x.bus.Close()
 	return err

@@ -24,6 +24,10 @@
 //     Fetch returns it in Message.Decoded, sparing the JSON encoding and
 //     decoding on the standalone hot path. Its size argument stands for
 //     the message's bytes in the bounds above.
+//   - Handle makes a function the consumer of a topic: messages sent on it
+//     are handed to the function in the sender's goroutine instead of being
+//     queued, sparing the hop to a consumer's goroutine (the standalone
+//     server's acks).
 //   - Commit only records the group's committed offset (delivery is
 //     at-most-once, as OpenWhisk's consumers commit right after each poll).
 //   - Close on the bus (or on a consumer) wakes every blocked Fetch and
@@ -155,6 +159,34 @@ type slot struct {
 	size    int
 }
 
+// Handle makes h the consumer of topicName: every message sent on it from
+// now on is passed to h in the sender's goroutine, before Send or SendValue
+// returns, instead of being queued; consumers of the topic get none of
+// them (their offsets count on their own, from 1). h must return quickly
+// and must not send on topicName. The returned function removes h (later
+// messages are queued again). It fails if the topic already has a handler
+// or holds messages.
+func (b *Bus) Handle(topicName string, h func(messaging.Message)) (remove func(), err error) {
+	if h == nil {
+		return nil, errors.New("lean: Handle with a nil handler")
+	}
+	t := b.topic(topicName)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.handler != nil:
+		return nil, fmt.Errorf("lean: topic %s already has a handler", topicName)
+	case t.tail > t.head:
+		return nil, fmt.Errorf("lean: topic %s holds %d messages", topicName, t.tail-t.head)
+	}
+	t.handler = h
+	return func() {
+		t.mu.Lock()
+		t.handler = nil
+		t.mu.Unlock()
+	}, nil
+}
+
 // topic is one bounded log. Offsets [head, tail) are retained in ring.
 type topic struct {
 	name string
@@ -165,7 +197,9 @@ type topic struct {
 	tail      int64
 	bytes     int64
 	groups    map[string]*group
-	dataWait  chan struct{} // closed when a message arrives; nil if nobody waits
+	handler   func(messaging.Message) // set by Handle: takes messages instead of the log
+	handled   int64                   // messages passed to handler (their offsets)
+	dataWait  chan struct{}           // closed when a message arrives; nil if nobody waits
 	spaceWait chan struct{} // closed when room frees up; nil if nobody waits
 }
 
@@ -270,6 +304,13 @@ func (p *producer) append(ctx context.Context, topicName string, s slot) error {
 	}()
 	t.mu.Lock()
 	for {
+		if h := t.handler; h != nil {
+			t.handled++
+			off := t.handled
+			t.mu.Unlock()
+			h(messaging.Message{Topic: t.name, Offset: off, Value: s.value, Decoded: s.decoded})
+			return nil
+		}
 		if t.room(s.size, b.cfg.QueueBytes) {
 			t.ring[t.tail%int64(len(t.ring))] = s
 			t.tail++

@@ -435,3 +435,41 @@ func TestSendValue(t *testing.T) {
 		t.Fatalf("fetched %+v", m)
 	}
 }
+
+// Handle takes the topic's messages in the sender's goroutine; removing
+// it queues them again.
+func TestHandle(t *testing.T) {
+	b := New(Config{})
+	defer b.Close()
+	c := b.Consumer("t", "g")
+	p := b.Producer()
+	var got []messaging.Message
+	remove, err := b.Handle("t", func(m messaging.Message) { got = append(got, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Handle("t", func(messaging.Message) {}); err == nil {
+		t.Fatal("a second handler was accepted")
+	}
+	send(t, p, "t", "one")
+	v := &messaging.Ack{ActivationID: "x"}
+	if err := p.(messaging.ValueSender).SendValue(context.Background(), "t", v, 10); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || string(got[0].Value) != "one" || got[1].Decoded != any(v) || got[0].Offset != 1 || got[1].Offset != 2 {
+		t.Fatalf("handled %+v", got)
+	}
+	nothingPending(t, c)
+	remove()
+	send(t, p, "t", "queued")
+	if m := fetch(t, c); string(m.Value) != "queued" || m.Offset != 0 {
+		t.Fatalf("fetched %+v", m)
+	}
+	send(t, p, "t", "held")
+	if _, err := b.Handle("t", func(messaging.Message) {}); err == nil {
+		t.Fatal("Handle on a topic holding a message was accepted")
+	}
+	if _, err := b.Handle("u", nil); err == nil {
+		t.Fatal("a nil handler was accepted")
+	}
+}

@@ -16,6 +16,7 @@ const (
 	floorStart     = "9.start.%s"
 	floorBolt      = "9.bbolt"
 	floorChainNode = "nodejs"
+	floorIdle      = "9.chain.idle"
 )
 
 // floorRows measures section 9: the bare hop, the three-hop chain per
@@ -56,10 +57,18 @@ func (b *bench) floorRows() {
 		b.add(b.loadRow(fmt.Sprintf(floorChain, floorChainNode, n), fmt.Sprintf("floor: 3 hops to nodejs, c=%d", n), n, post("/chain/node"), pids...))
 	}
 
+	// The chain's first call after idleness: the floor of rows 5.* (every
+	// process on the path is woken from sleep).
+	res := idleSamples(ctx, b.p.resumeN, b.p.pauseWait, post("/chain/node"))
+	r := Row{ID: floorIdle, Scenario: fmt.Sprintf("floor: 3 hops to nodejs, each call after %s idle", b.p.pauseWait), Summary: res.summary()}
+	r.Rate = 0
+	finish(&r, res)
+	b.add(r)
+
 	// A burst of fanout requests at once through the chain (the floor of a
 	// trigger fanned out to that many rules).
 	fn := post("/chain/node")
-	var res loadResult
+	res = loadResult{}
 	for i := range b.p.floorFanoutWarm + b.p.fires {
 		d, err := burst(ctx, b.p.fanout, fn)
 		if err != nil {
@@ -71,7 +80,7 @@ func (b *bench) floorRows() {
 			res.lat = append(res.lat, d)
 		}
 	}
-	r := Row{ID: floorFanout, Scenario: fmt.Sprintf("floor: %d requests at once, 3 hops to nodejs", b.p.fanout), Summary: res.summary()}
+	r = Row{ID: floorFanout, Scenario: fmt.Sprintf("floor: %d requests at once, 3 hops to nodejs", b.p.fanout), Summary: res.summary()}
 	r.Rate = 0
 	finish(&r, res)
 	b.add(r)

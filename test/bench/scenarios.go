@@ -152,12 +152,22 @@ func (b *bench) defaultsServer() {
 // resumeRow: the first invoke after the pause grace, each sample after an
 // idle time well beyond it (the container is paused when it comes).
 func (b *bench) resumeRow(a api) Row {
+	res := idleSamples(b.ctx, b.p.resumeN, b.p.pauseWait, func(ctx context.Context, _, _ int) error { return a.invoke(ctx, "noop-nodejs") })
+	r := Row{ID: "5.resume", Scenario: fmt.Sprintf("resume from paused, nodejs (idle %s, grace %s)", b.p.pauseWait, b.p.pauseGrace),
+		Summary: res.summary(), Floor: floorIdle, RatioOf: "p50", Target: targetResume}
+	r.Rate = 0
+	finish(&r, res)
+	return r
+}
+
+// idleSamples times n calls of fn, each after wait of idleness.
+func idleSamples(ctx context.Context, n int, wait time.Duration, fn op) loadResult {
 	var res loadResult
 	t0 := time.Now()
-	for range b.p.resumeN {
-		time.Sleep(b.p.pauseWait)
+	for i := range n {
+		time.Sleep(wait)
 		s := time.Now()
-		if err := a.invoke(b.ctx, "noop-nodejs"); err != nil {
+		if err := fn(ctx, 0, i); err != nil {
 			res.errs++
 			res.firstErr = err
 			continue
@@ -165,11 +175,7 @@ func (b *bench) resumeRow(a api) Row {
 		res.lat = append(res.lat, time.Since(s))
 	}
 	res.wall = time.Since(t0)
-	r := Row{ID: "5.resume", Scenario: fmt.Sprintf("resume from paused, nodejs (idle %s, grace %s)", b.p.pauseWait, b.p.pauseGrace),
-		Summary: res.summary(), Floor: fmt.Sprintf(floorChain, floorChainNode, 1), RatioOf: "p50", Target: targetResume}
-	r.Rate = 0
-	finish(&r, res)
-	return r
+	return res
 }
 
 // coldRow: a new action per sample (created before the clock starts),
