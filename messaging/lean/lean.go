@@ -200,7 +200,7 @@ type topic struct {
 	handler   func(messaging.Message) // set by Handle: takes messages instead of the log
 	handled   int64                   // messages passed to handler (their offsets)
 	dataWait  chan struct{}           // closed when a message arrives; nil if nobody waits
-	spaceWait chan struct{} // closed when room frees up; nil if nobody waits
+	spaceWait chan struct{}           // closed when room frees up; nil if nobody waits
 }
 
 // group is a consumer group's position in a topic.
