@@ -360,3 +360,24 @@ func TestPrepareErrorsHideHostPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestPythonSentinelsWhenStreamsReplaced: an action that replaces
+// sys.stdout and sys.stderr still gets its sentinels on fds 1 and 2, behind
+// what it printed before (later prints go to its replacements).
+func TestPythonSentinelsWhenStreamsReplaced(t *testing.T) {
+	l := start(t, py)
+	l.mustInit(t, py, container.InitRequest{Name: "a", Code: "import io, sys\ndef main(a):\n    print('out before')\n    print('err before', file=sys.stderr)\n    sys.stdout, sys.stderr = io.StringIO(), io.StringIO()\n    print('swallowed')\n    return {'ok': True}\n"})
+	for range 2 {
+		if res := l.call(t, nil, nil); res.Status != 200 {
+			t.Fatalf("call = %d %s", res.Status, res.Body)
+		}
+	}
+	want := "out before\n" + container.Sentinel + "\n" + container.Sentinel + "\n"
+	if got := l.out.waitFor(t, want); got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	want = "err before\n" + container.Sentinel + "\n" + container.Sentinel + "\n"
+	if got := l.err.waitFor(t, want); got != want {
+		t.Errorf("stderr = %q, want %q", got, want)
+	}
+}

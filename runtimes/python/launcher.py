@@ -47,13 +47,21 @@ def answer_status(status, obj):
     answer("%d %s" % (status, json.dumps(obj, separators=(",", ":"))))
 
 
+SENTINEL_BYTES = SENTINEL.encode()
+
+
 def flush_and_mark():
-    for stream in (sys.stdout, sys.stderr):
+    """Writes the sentinel to fds 1 and 2 behind everything printed so far
+    (also when the action replaced sys.stdout or sys.stderr)."""
+    for fd, streams in ((1, (sys.stdout, sys.__stdout__)), (2, (sys.stderr, sys.__stderr__))):
+        for stream in streams:
+            try:
+                stream.flush()
+            except Exception:
+                pass
         try:
-            stream.flush()
-            stream.write(SENTINEL)
-            stream.flush()
-        except Exception:
+            _write_fd(fd, SENTINEL_BYTES)
+        except OSError:
             pass
 
 
@@ -150,7 +158,7 @@ class PidsEvents:
     is 0 when the file cannot be read (no pids cgroup)."""
 
     def __init__(self):
-        self.path = None
+        self.fd = None
         try:
             with open("/proc/self/cgroup") as f:
                 lines = f.read().splitlines()
@@ -172,19 +180,21 @@ class PidsEvents:
         # cgroup has no pids.events).
         candidates += ["/sys/fs/cgroup/pids/pids.events", "/sys/fs/cgroup/pids.events"]
         for c in candidates:
-            if os.path.isfile(c) and os.access(c, os.R_OK):
-                self.path = c
+            try:
+                # Kept open: a read at offset 0 regenerates a cgroup file.
+                self.fd = os.open(c, os.O_RDONLY | os.O_CLOEXEC)
                 return
+            except OSError:
+                continue
 
     def count(self):
-        if self.path is None:
+        if self.fd is None:
             return 0
         try:
-            with open(self.path) as f:
-                for line in f:
-                    k, _, v = line.partition(" ")
-                    if k == "max":
-                        return int(v)
+            for line in os.pread(self.fd, 256, 0).decode().splitlines():
+                k, _, v = line.partition(" ")
+                if k == "max":
+                    return int(v)
         except (OSError, ValueError):
             pass
         return 0
@@ -292,7 +302,7 @@ def main():
         if not raw.strip():
             continue
         try:
-            msg = json.loads(raw.decode("utf-8"))
+            msg = json.loads(raw)
         except Exception as e:
             flush_and_mark()
             answer_status(400, {"error": "Error unmarshaling request: %s" % e})
