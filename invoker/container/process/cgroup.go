@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -198,6 +200,13 @@ type cgroup struct {
 	g    *cgroups
 	dirs map[string]string // controller -> directory (v2: all the same)
 	v2   string            // v2 directory
+
+	// The freezer's state file (v1 freezer.state, v2 cgroup.freeze), open
+	// from the first pause until remove: a pause or resume is then a write
+	// and a read at offset 0, without walking the cgroup path each time.
+	fzMu     sync.Mutex
+	fz       *os.File
+	fzEvents *os.File // v2 cgroup.events
 }
 
 // open returns the cgroup of sandbox name without creating it.
@@ -369,50 +378,94 @@ func (c *cgroup) setFrozen(ctx context.Context, frozen bool) error {
 	if !c.g.freeze {
 		return errNoFreezer
 	}
+	c.fzMu.Lock()
+	defer c.fzMu.Unlock()
+	if err := c.openFreezer(); err != nil {
+		return err
+	}
 	if c.v2 != "" {
 		v := "0"
 		if frozen {
 			v = "1"
 		}
-		if err := os.WriteFile(filepath.Join(c.v2, "cgroup.freeze"), []byte(v), 0); err != nil {
+		if _, err := c.fz.WriteAt([]byte(v), 0); err != nil {
 			return fmt.Errorf("cgroup.freeze: %w", err)
 		}
-		want := "frozen " + v
+		want := []byte("frozen " + v)
+		buf := make([]byte, 256)
 		return pollUntil(ctx, func() (bool, error) {
-			b, err := os.ReadFile(filepath.Join(c.v2, "cgroup.events"))
-			if err != nil {
+			n, err := c.fzEvents.ReadAt(buf, 0)
+			if err != nil && !errors.Is(err, io.EOF) {
 				return false, err
 			}
-			return bytes.Contains(b, []byte(want)), nil
+			return bytes.Contains(buf[:n], want), nil
 		})
 	}
-	d := c.dirs[ctrlFreezer]
 	state := "THAWED"
 	if frozen {
 		state = "FROZEN"
 	}
-	f := filepath.Join(d, "freezer.state")
-	if err := os.WriteFile(f, []byte(state), 0); err != nil {
+	if _, err := c.fz.WriteAt([]byte(state), 0); err != nil {
 		return fmt.Errorf("freezer.state: %w", err)
 	}
 	written := time.Now()
+	buf := make([]byte, 64)
 	return pollUntil(ctx, func() (bool, error) {
-		b, err := os.ReadFile(f)
-		if err != nil {
+		n, err := c.fz.ReadAt(buf, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
 			return false, err
 		}
-		if string(bytes.TrimSpace(b)) == state {
+		if string(bytes.TrimSpace(buf[:n])) == state {
 			return true, nil
 		}
 		// A freeze can stall on a task in an uninterruptible sleep:
 		// asking again now and then retries it (a write costs ~0.1 ms,
 		// so not on every poll).
 		if frozen && time.Since(written) > 10*time.Millisecond {
-			_ = os.WriteFile(f, []byte(state), 0)
+			_, _ = c.fz.WriteAt([]byte(state), 0)
 			written = time.Now()
 		}
 		return false, nil
 	})
+}
+
+// openFreezer opens the freezer's files once; c.fzMu is held.
+func (c *cgroup) openFreezer() error {
+	if c.fz != nil {
+		return nil
+	}
+	if c.v2 != "" {
+		f, err := os.OpenFile(filepath.Join(c.v2, "cgroup.freeze"), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("cgroup.freeze: %w", err)
+		}
+		ev, err := os.Open(filepath.Join(c.v2, "cgroup.events"))
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("cgroup.events: %w", err)
+		}
+		c.fz, c.fzEvents = f, ev
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(c.dirs[ctrlFreezer], "freezer.state"), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("freezer.state: %w", err)
+	}
+	c.fz = f
+	return nil
+}
+
+// closeFreezer closes the freezer's files (they are opened again when
+// needed).
+func (c *cgroup) closeFreezer() {
+	c.fzMu.Lock()
+	defer c.fzMu.Unlock()
+	for _, f := range []*os.File{c.fz, c.fzEvents} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	c.fz, c.fzEvents = nil, nil
 }
 
 var errNoFreezer = errors.New("no cgroup freezer")

@@ -97,6 +97,7 @@ func (c *cgroup) remove(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	c.closeFreezer()
 	for _, d := range c.allDirs() {
 		err := pollRmdir(ctx, d)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
