@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 )
 
 // Document is an entity kept in the entity store: an *Action, *Trigger,
@@ -43,13 +42,13 @@ func MarshalStored(d Document) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(body) + 96)
 	buf.WriteString(`{"_id":`)
-	buf.Write(strconv.AppendQuote(nil, d.FullName().DocID()))
+	buf.Write(AppendJSONString(nil, d.FullName().DocID()))
 	if rev := d.Revision(); rev != "" {
 		buf.WriteString(`,"_rev":`)
-		buf.Write(strconv.AppendQuote(nil, rev))
+		buf.Write(AppendJSONString(nil, rev))
 	}
 	buf.WriteString(`,"entityType":`)
-	buf.Write(strconv.AppendQuote(nil, string(d.EntityKind())))
+	buf.Write(AppendJSONString(nil, string(d.EntityKind())))
 	if len(body) > 2 {
 		buf.WriteByte(',')
 		buf.Write(body[1:])

@@ -214,7 +214,7 @@ func (ps Params) AppendObject(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = strconv.AppendQuote(dst, p.Key)
+		dst = AppendJSONString(dst, p.Key)
 		dst = append(dst, ':')
 		if len(p.Value) == 0 {
 			dst = append(dst, "null"...)

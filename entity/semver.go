@@ -40,7 +40,7 @@ func ParseSemVer(s string) (SemVer, error) {
 }
 
 func (v SemVer) MarshalJSON() ([]byte, error) {
-	return strconv.AppendQuote(nil, v.String()), nil
+	return AppendJSONString(nil, v.String()), nil
 }
 
 func (v *SemVer) UnmarshalJSON(b []byte) error {

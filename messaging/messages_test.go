@@ -64,22 +64,6 @@ func TestTransactionIDJSON(t *testing.T) {
 	}
 }
 
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "plain", "quote\"back\\slash", "<&>", "tab\tnl\ncr\r", "\x00\x01\x1f\x7f", "é✓😀", "bad\xffutf8", "\u2028\u2029", "\b\f"} {
-		want, _ := json.Marshal(s)
-		got := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Fatalf("%q: encoded %s does not decode: %v", s, got, err)
-		}
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Errorf("%q: decodes to %q, encoding/json's to %q", s, back, wantBack)
-		}
-	}
-}
-
 func TestByteSize(t *testing.T) {
 	tests := []struct {
 		in   string

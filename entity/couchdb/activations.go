@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -86,7 +85,7 @@ func marshalActivation(a *entity.Activation) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(body) + 96)
 	buf.WriteString(`{"_id":`)
-	buf.Write(strconv.AppendQuote(nil, a.DocID()))
+	buf.Write(entity.AppendJSONString(nil, a.DocID()))
 	buf.WriteString(`,"entityType":"activation"`)
 	if len(body) > 2 {
 		buf.WriteByte(',')
