@@ -71,3 +71,15 @@ type Activator interface {
 	// activation was scheduled.
 	Activate(ctx context.Context, req ActivationRequest) (<-chan *entity.Activation, error)
 }
+
+// InFlightCounter is implemented by an Activator that knows how many
+// activations of a namespace it has in flight (the load balancers): the
+// count of the concurrentInvocations throttle (reference §7.6). An
+// activation counts from its acceptance until its slot is freed (its
+// completion ack, or its forced completion).
+type InFlightCounter interface {
+	// InFlight returns the number of in-flight activations whose caller's
+	// namespace has the UUID namespaceUUID (the namespace name for an
+	// identity without a UUID).
+	InFlight(namespaceUUID string) int
+}

@@ -63,6 +63,10 @@ type Config struct {
 	// Invokers, if set, lists the invokers with their health for GET
 	// /invokers (the sharding balancer's view); nil shows none.
 	Invokers func() []InvokerStatus
+	// ClusterSize is the number of controllers of the deployment, each
+	// enforcing its share of the namespace throttles (reference §7.6);
+	// 0 means 1.
+	ClusterSize int
 }
 
 // Server is the controller's HTTP API. Create it with New.
@@ -71,8 +75,9 @@ type Server struct {
 	log    *slog.Logger
 	engine *gin.Engine
 
-	ids      *identityCache
-	entities *entityCache
+	ids       *identityCache
+	entities  *entityCache
+	throttler *Throttler
 
 	background sync.WaitGroup // work that outlives its request (trigger fire)
 }
@@ -115,6 +120,10 @@ func New(cfg Config) (*Server, error) {
 		ids:      newIdentityCache(identityCacheSize, identityCacheTTL, cfg.Now),
 		entities: newEntityCache(entityCacheSize, entityCacheTTL, cfg.Now),
 	}
+	inFlight, _ := cfg.Activator.(InFlightCounter)
+	s.throttler = NewThrottler(ThrottlerConfig{
+		Limits: cfg.Limits, ClusterSize: cfg.ClusterSize, InFlight: inFlight, Now: cfg.Now,
+	})
 	s.engine = s.routes()
 	return s, nil
 }
@@ -161,7 +170,7 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/api/v1/namespaces", s.authenticate, s.listNamespaces)
 	e.GET("/api/v1/namespaces/", s.authenticate, s.listNamespaces)
 
-	ns := e.Group("/api/v1/namespaces/:namespace", s.authenticate)
+	ns := e.Group("/api/v1/namespaces/:namespace", s.authenticate, s.throttle)
 	s.registerActionRoutes(ns)
 	s.registerPackageRoutes(ns)
 	s.registerInvokeRoutes(ns)

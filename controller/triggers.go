@@ -228,9 +228,16 @@ func (s *Server) activateRules(ctx context.Context, caller entity.Identity, tid 
 	sort.Strings(names)
 	for _, rn := range names {
 		r := rules[rn]
-		aid, _, err := s.invoke(ctx, invocation{
-			caller: caller, name: r.Action, body: args, tid: tid, received: s.cfg.Now(),
-		})
+		// OpenWhisk posts each rule's invocation to its own invoke route,
+		// so it passes the caller's invoke throttles (a 429 is logged as
+		// an application error).
+		var aid string
+		err := s.throttler.CheckInvoke(caller)
+		if err == nil {
+			aid, _, err = s.invoke(ctx, invocation{
+				caller: caller, name: r.Action, body: args, tid: tid, received: s.cfg.Now(),
+			})
+		}
 		rec.Logs = append(rec.Logs, ruleLogLine(rn, r.Action.DocID(), aid, err))
 		if err != nil {
 			s.log.Info("trigger-fired action not invoked", "tid", tid, "rule", rn, "action", r.Action.DocID(), "err", err)
