@@ -78,8 +78,7 @@ type Activator interface {
 // activation counts from its acceptance until its slot is freed (its
 // completion ack, or its forced completion).
 type InFlightCounter interface {
-	// InFlight returns the number of in-flight activations whose caller's
-	// namespace has the UUID namespaceUUID (the namespace name for an
-	// identity without a UUID).
-	InFlight(namespaceUUID string) int
+	// NamespaceInFlight returns the number of in-flight activations whose
+	// ActivationRequest.Identity has ThrottleKey key: its namespace's UUID.
+	NamespaceInFlight(key string) int
 }

@@ -152,9 +152,9 @@ func NewThrottler(cfg ThrottlerConfig) *Throttler {
 	return &Throttler{cfg: cfg, invokes: newRateCounter(), fires: newRateCounter()}
 }
 
-// throttleKey identifies a namespace in the counts: its UUID, as
-// OpenWhisk's (the name for an identity without one).
-func throttleKey(id entity.Identity) string {
+// ThrottleKey identifies the namespace of id in the throttle counts: its
+// UUID, as OpenWhisk's (the name for an identity without one).
+func ThrottleKey(id entity.Identity) string {
 	if id.Namespace.UUID != "" {
 		return id.Namespace.UUID
 	}
@@ -167,7 +167,7 @@ func throttleKey(id entity.Identity) string {
 // message. The request is counted in its minute even when refused.
 func (t *Throttler) CheckInvoke(id entity.Identity) error {
 	lim := t.cfg.Limits.Effective(id.Limits)
-	key := throttleKey(id)
+	key := ThrottleKey(id)
 	allowed := individualLimit(lim.InvocationsPerMinute, t.cfg.ClusterSize)
 	if n := t.invokes.charge(key, t.cfg.Now().UnixMilli()); !rateOK(n, allowed) {
 		return entity.Errorf(entity.ErrThrottled, "%s", tooManyRequests(n, allowed))
@@ -175,7 +175,7 @@ func (t *Throttler) CheckInvoke(id entity.Identity) error {
 	allowed = individualLimit(lim.ConcurrentInvocations, t.cfg.ClusterSize)
 	n := 0
 	if t.cfg.InFlight != nil {
-		n = t.cfg.InFlight.InFlight(key)
+		n = t.cfg.InFlight.NamespaceInFlight(key)
 	}
 	if !concurrentOK(n, allowed) {
 		return entity.Errorf(entity.ErrThrottled, "%s", tooManyConcurrentRequests(n, allowed))
@@ -188,7 +188,7 @@ func (t *Throttler) CheckInvoke(id entity.Identity) error {
 func (t *Throttler) CheckFire(id entity.Identity) error {
 	lim := t.cfg.Limits.Effective(id.Limits)
 	allowed := individualLimit(lim.FiresPerMinute, t.cfg.ClusterSize)
-	if n := t.fires.charge(throttleKey(id), t.cfg.Now().UnixMilli()); !rateOK(n, allowed) {
+	if n := t.fires.charge(ThrottleKey(id), t.cfg.Now().UnixMilli()); !rateOK(n, allowed) {
 		return entity.Errorf(entity.ErrThrottled, "%s", tooManyRequests(n, allowed))
 	}
 	return nil

@@ -27,6 +27,7 @@ func realAfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f
 type entry struct {
 	id            string
 	tid           string
+	namespace     string // controller.ThrottleKey of the caller: the namespace counted in flight
 	invoker       int    // the invoker it was sent to
 	slotKey       string // the action's slot key (fqn with version)
 	memoryMB      int
@@ -55,6 +56,9 @@ type inflight struct {
 	closed   bool
 	entries  map[string]*entry
 	memoryMB int
+	// perNamespace counts the entries by namespace (entry.namespace);
+	// namespaces with none are absent.
+	perNamespace map[string]int
 }
 
 func newInflight(af afterFunc, onDone func(*entry, result)) *inflight {
@@ -64,7 +68,7 @@ func newInflight(af afterFunc, onDone func(*entry, result)) *inflight {
 	if onDone == nil {
 		onDone = func(*entry, result) {}
 	}
-	return &inflight{afterFunc: af, onDone: onDone, entries: map[string]*entry{}}
+	return &inflight{afterFunc: af, onDone: onDone, entries: map[string]*entry{}, perNamespace: map[string]int{}}
 }
 
 // add registers e and starts its forced-completion timer. Errors:
@@ -84,6 +88,7 @@ func (f *inflight) add(e *entry, timeout time.Duration) error {
 	}
 	f.entries[e.id] = e
 	f.memoryMB += e.memoryMB
+	f.perNamespace[e.namespace]++
 	e.timer = f.afterFunc(timeout, func() { f.forceComplete(e) })
 	return nil
 }
@@ -92,6 +97,11 @@ func (f *inflight) add(e *entry, timeout time.Duration) error {
 func (f *inflight) removeLocked(e *entry) {
 	delete(f.entries, e.id)
 	f.memoryMB -= e.memoryMB
+	if n := f.perNamespace[e.namespace] - 1; n > 0 {
+		f.perNamespace[e.namespace] = n
+	} else {
+		delete(f.perNamespace, e.namespace)
+	}
 	e.timer.Stop()
 }
 
@@ -183,6 +193,14 @@ func (f *inflight) counts() (count, memoryMB int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.entries), f.memoryMB
+}
+
+// namespaceCount reports how many activations of namespace (an
+// entry.namespace) are in flight.
+func (f *inflight) namespaceCount(namespace string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.perNamespace[namespace]
 }
 
 // fetchRetryDelay is the pause after a failed Fetch.

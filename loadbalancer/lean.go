@@ -49,7 +49,10 @@ type Lean struct {
 	flights *inflight
 }
 
-var _ controller.Activator = (*Lean)(nil)
+var (
+	_ controller.Activator       = (*Lean)(nil)
+	_ controller.InFlightCounter = (*Lean)(nil)
+)
 
 // NewLean checks cfg and returns a balancer.
 func NewLean(cfg LeanConfig) (*Lean, error) {
@@ -98,7 +101,10 @@ func (l *Lean) Activate(ctx context.Context, req controller.ActivationRequest) (
 		return nil, errors.New("loadbalancer: activation request without action or valid activation id")
 	}
 	msg := activationMessage(&req, l.cfg.ControllerID, l.cfg.Now())
-	e := &entry{id: req.ActivationID, tid: req.TransactionID, invoker: l.cfg.Invoker, memoryMB: req.Action.Limits.Memory, blocking: req.Blocking}
+	e := &entry{
+		id: req.ActivationID, tid: req.TransactionID, namespace: controller.ThrottleKey(req.Identity),
+		invoker: l.cfg.Invoker, memoryMB: req.Action.Limits.Memory, blocking: req.Blocking,
+	}
 	timeout := forcedTimeout(time.Duration(req.Action.Limits.Timeout)*time.Millisecond, l.cfg.TimeoutFloor, l.cfg.TimeoutFactor, l.cfg.TimeoutAddon)
 
 	// Register before sending: the ack may arrive before Send returns.
@@ -172,3 +178,8 @@ func (l *Lean) processAck(a *messaging.Ack) {
 // InFlight reports how many activations are in flight and the memory they
 // hold.
 func (l *Lean) InFlight() (count, memoryMB int) { return l.flights.counts() }
+
+// NamespaceInFlight returns the number of in-flight activations of the
+// namespace with controller.ThrottleKey key (the concurrentInvocations
+// throttle); see controller.InFlightCounter.
+func (l *Lean) NamespaceInFlight(key string) int { return l.flights.namespaceCount(key) }

@@ -110,7 +110,10 @@ type InvokerStatus struct {
 	Status string // "up", "down", "unhealthy" or "unresponsive"
 }
 
-var _ controller.Activator = (*Sharding)(nil)
+var (
+	_ controller.Activator       = (*Sharding)(nil)
+	_ controller.InFlightCounter = (*Sharding)(nil)
+)
 
 // NewSharding checks cfg and returns a balancer.
 func NewSharding(cfg Config) (*Sharding, error) {
@@ -191,6 +194,7 @@ func (s *Sharding) Activate(ctx context.Context, req controller.ActivationReques
 	e := &entry{
 		id:            req.ActivationID,
 		tid:           req.TransactionID,
+		namespace:     controller.ThrottleKey(req.Identity),
 		slotKey:       fqn + "@" + a.Version.String(),
 		memoryMB:      a.Limits.Memory,
 		maxConcurrent: max(1, a.Limits.Concurrency),
@@ -460,6 +464,11 @@ func (s *Sharding) Invokers() []InvokerStatus {
 // InFlight reports how many activations are in flight and the memory they
 // hold.
 func (s *Sharding) InFlight() (count, memoryMB int) { return s.flights.counts() }
+
+// NamespaceInFlight returns the number of this controller's in-flight
+// activations of the namespace with controller.ThrottleKey key (the
+// concurrentInvocations throttle); see controller.InFlightCounter.
+func (s *Sharding) NamespaceInFlight(key string) int { return s.flights.namespaceCount(key) }
 
 // FreeMemory reports the memory this controller may still fill on
 // invoker i (negative when overloaded), or 0 for an unknown invoker.
