@@ -206,21 +206,43 @@ func (s *Server) checkRunnable(a *entity.Action) error {
 }
 
 // invoke is the one path that starts an action: entitlement, resolution
-// through bindings, argument merging and checks, then the activator. For
-// a blocking invocation it waits up to inv.timeout for the record and
-// returns it; rec is nil for non-blocking invocations and when the wait
-// ended first (the caller answers 202 with id). Errors are entity-kinded.
+// through bindings, argument merging and checks, then the activator; a
+// sequence action is run by the controller instead (invokeSequence,
+// sequence.go). For a blocking invocation it waits up to inv.timeout for
+// the record and returns it; rec is nil for non-blocking invocations and
+// when the wait ended first (the caller answers 202 with id). Errors are
+// entity-kinded.
 func (s *Server) invoke(ctx context.Context, inv invocation) (id string, rec *entity.Activation, err error) {
-	if err := s.checkActionAccess(ctx, inv.caller, inv.name); err != nil {
-		return "", nil, err
-	}
-	ra, err := s.resolveAction(ctx, inv.name)
+	ra, err := s.resolveInvocation(ctx, inv)
 	if err != nil {
 		return "", nil, err
 	}
-	if err := s.checkRunnable(ra.Action); err != nil {
-		return "", nil, err
+	if ra.Action.Exec.Kind == entity.KindSequence {
+		return s.invokeSequence(ctx, inv, ra)
 	}
+	return s.activate(ctx, inv, ra)
+}
+
+// resolveInvocation checks that inv's caller may activate the action it
+// names, resolves it through bindings and checks that its kind is still
+// runnable.
+func (s *Server) resolveInvocation(ctx context.Context, inv invocation) (resolvedAction, error) {
+	if err := s.checkActionAccess(ctx, inv.caller, inv.name); err != nil {
+		return resolvedAction{}, err
+	}
+	ra, err := s.resolveAction(ctx, inv.name)
+	if err != nil {
+		return resolvedAction{}, err
+	}
+	if err := s.checkRunnable(ra.Action); err != nil {
+		return resolvedAction{}, err
+	}
+	return ra, nil
+}
+
+// activate starts the resolved (non-sequence) action ra of inv on the
+// activator, and for a blocking invocation waits for its record as invoke.
+func (s *Server) activate(ctx context.Context, inv invocation, ra resolvedAction) (id string, rec *entity.Activation, err error) {
 	args, err := invokeArgs(ra.Action.Parameters, ra.Action.Annotations.IsTruthy(entity.AnnotationFinal), inv.body)
 	if err != nil {
 		return "", nil, err
