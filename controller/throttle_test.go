@@ -80,7 +80,7 @@ func TestThrottleDecisions(t *testing.T) {
 
 func TestIndividualLimit(t *testing.T) {
 	cases := []struct {
-		name                string
+		name                 string
 		limit, cluster, want int
 	}{
 		{"one controller enforces the limit", 60, 1, 60},
