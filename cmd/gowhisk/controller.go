@@ -39,7 +39,11 @@ sharding load balancer.
 
 Several controllers may serve the same deployment: give each its own
 --controller-id and all of them the number of controllers (--cluster-size),
-by which each divides the invokers' memory. A write through one controller
+by which each divides the invokers' memory and the namespace throttles
+(with more than one controller each enforces ceil(limit x 1.2) /
+cluster size, at least 1, of --invocations-per-minute,
+--concurrent-invocations and --fires-per-minute or a namespace's own
+limits; over them a request gets 429 Too Many Requests). A write through one controller
 invalidates the entity on the others (Kafka topic cacheInvalidation).
 
 At start it creates its Kafka topics (completed<id>, health,

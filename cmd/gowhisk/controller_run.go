@@ -159,6 +159,7 @@ func (s *controllerServer) newController() error {
 		Subjects:      s.db.Subjects(),
 		Manifest:      s.manifest,
 		Limits:        s.o.limits(),
+		ClusterSize:   s.o.clusterSize,
 		Activator:     s.lb,
 		Logger:        s.log,
 		Build:         build,
