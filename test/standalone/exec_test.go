@@ -66,12 +66,20 @@ func processSandbox() sandboxUnderTest {
 
 // runExecution starts the standalone server on sb and runs every
 // execution scenario against it over REST.
+//
+// scenarioLimits are namespace throttles the execution scenario never
+// reaches.
+var scenarioLimits = []string{"--invocations-per-minute", "100000", "--concurrent-invocations", "1000", "--fires-per-minute", "100000"}
+
+// The scenario makes more than the default 60 invocations in a minute: its
+// server gets throttles it never reaches (scenarioLimits; the throttles are
+// tested end to end in test/cli's TestThrottlesPerMinute).
 func runExecution(t *testing.T, sb sandboxUnderTest) {
 	bin := gowhisktest.BuildGowhisk(t)
 	tmp := t.TempDir()
 	sbFlags := sb.setup(t, tmp)
 	dataDir := filepath.Join(tmp, "data")
-	srv := startServer(t, bin, append([]string{"--data-dir", dataDir, "--pause-grace", pauseGrace.String()}, sbFlags...)...)
+	srv := startServer(t, bin, append(append([]string{"--data-dir", dataDir, "--pause-grace", pauseGrace.String()}, scenarioLimits...), sbFlags...)...)
 	keepServerLog(t, srv, "server.log")
 	c := api{t: t, srv: srv}
 	if !strings.Contains(srv.Stderr.String(), "sandbox="+sb.name) {
@@ -100,7 +108,7 @@ func runExecution(t *testing.T, sb sandboxUnderTest) {
 	slowID := c.invokeAsync(t, "slow", nil)
 	srv.stop(t)
 	sb.checkStopped(t, tmp)
-	srv = startServer(t, bin, append([]string{"--data-dir", dataDir}, sbFlags...)...)
+	srv = startServer(t, bin, append(append([]string{"--data-dir", dataDir}, scenarioLimits...), sbFlags...)...)
 	keepServerLog(t, srv, "server-restarted.log")
 	c = api{t: t, srv: srv}
 	if a := c.activation(t, slowID); a.Response.Status != "success" {
