@@ -31,9 +31,16 @@
 //     line XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX to stdout and to stderr
 //     behind everything the action wrote there, and writes one answer line
 //     on fd 3 only once both sentinels are out (node queues console output
-//     when the log pipe is full: the sentinels go through the same streams
-//     and the answer waits for their write callbacks). A process the action
-//     forks never answers: it exits when its copy of main returns.
+//     when the log pipe is full: then the sentinels go through the same
+//     streams and the answer waits for their write callbacks; with nothing
+//     queued they are written to fds 1 and 2 directly). The __OW_*
+//     variables whose values change with every activation stay out of the
+//     C environment (setenv(3) in glibc never frees a value: a warm
+//     container would grow with every activation): nodejs keeps them in an
+//     overlay of process.env that child_process still passes to children;
+//     python keeps the activation id, transaction id and deadline in
+//     os.environ only. A process the action forks never answers: it exits
+//     when its copy of main returns.
 //
 // An answer line is either a JSON object or array (the result; an HTTP
 // proxy answers it with status 200), or a status, a space and a JSON
