@@ -315,17 +315,6 @@ func TestInvokeDeprecatedKind(t *testing.T) {
 	}
 }
 
-func TestInvokeSequenceGoesToActivator(t *testing.T) {
-	fake := &fakeActivator{}
-	ts := newTestServer(t, withFake(fake))
-	putTestAction(t, ts, "_", "ok-1", "", "")
-	putOK(t, ts, "/api/v1/namespaces/_/actions/seq", `{"exec":{"kind":"sequence","components":["/_/ok-1"]}}`)
-	ts.do(http.MethodPost, "/api/v1/namespaces/_/actions/seq", `{}`).wantStatus(http.StatusAccepted)
-	if got := fake.last(t).Action.Exec.Kind; got != entity.KindSequence {
-		t.Errorf("kind %q", got)
-	}
-}
-
 func TestParseTimeout(t *testing.T) {
 	cases := []struct {
 		name    string

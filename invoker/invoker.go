@@ -4,8 +4,9 @@
 // activation on completed<controller> and then stores its record
 // (reference §4.1, §4.8).
 //
-// Sequences are not executed by this invoker yet: an ActivationMessage for
-// a sequence action ends in an application-error record saying so.
+// Sequences run in the controller (controller/sequence.go), which invokes
+// their components: an ActivationMessage naming a sequence action itself
+// ends in an application-error record saying so.
 package invoker
 
 import (
@@ -35,7 +36,7 @@ const (
 	MsgActionNotFound     = "Action could not be found or may have been deleted."
 	MsgActionMismatch     = "Action version is not compatible and cannot be invoked."
 	MsgActionFetchFailed  = "Action could not be fetched."
-	MsgSequenceNotHandled = "Sequences are not supported by this invoker yet."
+	MsgSequenceNotHandled = "Sequences are run by the controller, not by an invoker."
 )
 
 // Defaults of Config.

@@ -302,7 +302,7 @@ func TestSequenceIsNotExecuted(t *testing.T) {
 	seq := h.putAction(entity.NewFQN("guest", "", "seq"), entity.Exec{Kind: "sequence", Components: []string{"/guest/a"}}, nil, nil)
 	h.send(h.message(seq, true, `{}`))
 	rec := h.nextAck().Record
-	if rec.Response.StatusCode != entity.StatusApplicationError || !strings.Contains(string(rec.Response.Result), "Sequences are not supported") ||
+	if rec.Response.StatusCode != entity.StatusApplicationError || !strings.Contains(string(rec.Response.Result), MsgSequenceNotHandled) ||
 		annotations(t, rec)["kind"] != "sequence" || h.runner.jobCount() != 0 {
 		t.Fatalf("record %+v", rec)
 	}
