@@ -4,7 +4,7 @@
 //
 // Route scheme (for the files that register routes through the hooks):
 //
-//	ns := /api/v1/namespaces/:namespace            (auth middleware applied)
+//	ns := /api/v1/namespaces/:namespace            (auth, then the throttle middleware of throttle.go)
 //	ns.GET("/actions"), ns.GET/PUT/DELETE("/actions/*name")   actions.go
 //	ns.POST("/actions/*name")                       registerInvokeRoutes (invoke.go)
 //	ns.GET("/packages"), ns.GET/PUT/DELETE("/packages/:name") packages.go
