@@ -68,6 +68,9 @@ func newFactory(t testing.TB, mod func(*Config)) *Factory {
 		if err := f.Cleanup(ctx); err != nil {
 			t.Errorf("Cleanup: %v", err)
 		}
+		if err := f.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 		for _, d := range f.parentDirs() {
 			if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("cgroup directory %s left after Cleanup (%v)", d, err)

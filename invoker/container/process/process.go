@@ -38,6 +38,12 @@
 // the process group without cgroups), removes its cgroup and its working
 // directory. Cleanup does the same for whatever a previous run of the same
 // invoker Name left behind, and for every container still alive.
+//
+// When the process owning a Factory dies by any means (SIGKILL included),
+// its reaper, a watchdog process started by New, thaws and kills every
+// process of the factory's sandboxes and removes their cgroups at once,
+// without waiting for a later Cleanup (see reaper.go). Close ends the
+// reaper.
 package process
 
 import (
@@ -128,6 +134,8 @@ type Factory struct {
 	sandboxes string      // working directories
 	pgids     string      // process group ids of live containers (for Cleanup without cgroups)
 	launchers string
+
+	reaper *reaper // nil: none could start
 
 	mu       sync.Mutex
 	live     map[string]*Container
@@ -249,6 +257,7 @@ func New(ctx context.Context, cfg Config) (*Factory, error) {
 		why = []string{"disabled by configuration"}
 	}
 	f.logIsolation(root, why)
+	f.startReaper()
 	return f, nil
 }
 
