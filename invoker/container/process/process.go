@@ -135,7 +135,7 @@ type Factory struct {
 	pgids     string      // process group ids of live containers (for Cleanup without cgroups)
 	launchers string
 
-	reaper *reaper // nil: none could start
+	watchdog *watchdog // keeps the reaper running (reaper.go)
 
 	mu       sync.Mutex
 	live     map[string]*Container

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -163,6 +164,7 @@ type reaper struct {
 
 	once     sync.Once
 	closeErr error
+	stopped  atomic.Bool // stop was called: its exit is expected
 }
 
 // reaperCloseTimeout bounds Close's wait for the watchdog's exit.
@@ -215,6 +217,7 @@ func startReaper(pgids string, depth int, parents []string) (*reaper, error) {
 // call's result.
 func (r *reaper) stop() error {
 	r.once.Do(func() {
+		r.stopped.Store(true)
 		_, werr := unix.Write(r.w, []byte(reaperQuit+"\n"))
 		_ = unix.Close(r.w)
 		t := time.NewTimer(reaperCloseTimeout)
@@ -254,16 +257,71 @@ func (f *Factory) reaperArgs() (depth int, parents []string) {
 	return len(strings.Split(filepath.Clean(f.cg.rel), string(filepath.Separator))), parents
 }
 
-// startReaper starts the factory's watchdog; without one (no /bin/sh) the
-// factory works and says what is not guaranteed.
+// reaperRestartDelay spaces the restarts of a reaper that exited on its
+// own.
+const reaperRestartDelay = time.Second
+
+// watchdog keeps one reaper running for a factory until Close: a reaper
+// that exits unexpectedly (killed by someone) is started again.
+type watchdog struct {
+	f    *Factory
+	quit chan struct{} // closed by Close
+
+	mu     sync.Mutex
+	cur    *reaper // nil: none running
+	closed bool
+}
+
+// startReaper starts the factory's watchdog; without a reaper (no
+// /bin/sh) the factory works and says what is not guaranteed.
 func (f *Factory) startReaper() {
-	depth, parents := f.reaperArgs()
-	r, err := startReaper(f.pgids, depth, parents)
+	w := &watchdog{f: f, quit: make(chan struct{})}
+	f.watchdog = w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.startLocked()
+}
+
+// startLocked starts a reaper and its supervision; w.mu is held.
+func (w *watchdog) startLocked() {
+	depth, parents := w.f.reaperArgs()
+	r, err := startReaper(w.f.pgids, depth, parents)
 	if err != nil {
-		f.log.Warn("process sandbox: no reaper; if this process is killed, its paused sandboxes stay frozen until the next start of an invoker of the same name", "err", err)
+		w.f.log.Warn("process sandbox: no reaper; if this process is killed, its paused sandboxes stay frozen until the next start of an invoker of the same name", "err", err)
 		return
 	}
-	f.reaper = r
+	w.cur = r
+	go w.supervise(r)
+}
+
+// supervise starts another reaper when r exits without being stopped.
+func (w *watchdog) supervise(r *reaper) {
+	<-r.done
+	if r.stopped.Load() {
+		return
+	}
+	w.f.log.Warn("process sandbox: the reaper exited; starting another", "pid", r.pid, "err", r.err)
+	t := time.NewTimer(reaperRestartDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-w.quit:
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.cur != r {
+		return
+	}
+	w.cur = nil
+	w.startLocked()
+}
+
+// current returns the running reaper (nil when none).
+func (w *watchdog) current() *reaper {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cur
 }
 
 // Close ends the factory's reaper, the watchdog that kills and removes the
@@ -272,8 +330,19 @@ func (f *Factory) startReaper() {
 // process exits (finding nothing after a Cleanup). Later calls return the
 // first call's result; the factory must not be used after Close.
 func (f *Factory) Close() error {
-	if f.reaper == nil {
+	w := f.watchdog
+	if w == nil {
 		return nil
 	}
-	return f.reaper.stop()
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.quit)
+	}
+	r := w.cur
+	w.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.stop()
 }

@@ -64,7 +64,8 @@ func TestHelperReaperInvoker(t *testing.T) {
 		fmt.Println("error", err)
 		return
 	}
-	if f.reaper == nil {
+	r := f.watchdog.current()
+	if r == nil {
 		fmt.Println("error no reaper")
 		return
 	}
@@ -72,7 +73,7 @@ func TestHelperReaperInvoker(t *testing.T) {
 		fmt.Println("skip no writable cgroup here")
 		return
 	}
-	fmt.Println("reaper", f.reaper.pid)
+	fmt.Println("reaper", r.pid)
 	for _, d := range f.parentDirs() {
 		fmt.Println("dir", d)
 	}
@@ -253,7 +254,7 @@ func readHelper(t *testing.T, out interface{ Read([]byte) (int, error) }) helper
 // the containers.
 func TestReaperLifecycle(t *testing.T) {
 	f := newFactory(t, nil)
-	r := f.reaper
+	r := f.watchdog.current()
 	if r == nil {
 		t.Fatal("no reaper")
 	}
@@ -311,7 +312,7 @@ func TestReaperLifecycle(t *testing.T) {
 
 	// Cleanup does not end the reaper of another factory either.
 	g := newFactory(t, nil)
-	gid := identify(g.reaper.pid)
+	gid := identify(g.watchdog.current().pid)
 	create(t, g, "nodejs:20", 128)
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -323,15 +324,17 @@ func TestReaperLifecycle(t *testing.T) {
 	}
 }
 
-// ownerDies closes the factory's end of the reaper's pipe, as the kernel
+// ownerDies closes the owner's end of the reaper's pipe, as the kernel
 // does when the owning process dies, and waits for the reaper's exit.
-func ownerDies(t *testing.T, f *Factory) {
+func ownerDies(t *testing.T, r *reaper) {
 	t.Helper()
-	r := f.reaper
 	if r == nil {
 		t.Fatal("no reaper")
 	}
-	r.once.Do(func() { _ = unix.Close(r.w) }) // Close does nothing more
+	r.once.Do(func() { // Close does nothing more
+		r.stopped.Store(true)
+		_ = unix.Close(r.w)
+	})
 	select {
 	case <-r.done:
 	case <-time.After(reapBound):
@@ -385,7 +388,7 @@ func TestReaperKeepsToItsFactory(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ownerDies(t, a)
+	ownerDies(t, a.watchdog.current())
 
 	if left := alive(victims[0].pgid, pids); len(left) > 0 {
 		t.Errorf("processes left by the reaper: %v (%s)", left, describeProcs(left))
@@ -440,7 +443,13 @@ func TestReaperCgroupV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.remove(ctx)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := c.remove(rctx); err != nil {
+			t.Error(err)
+		}
+	}()
 	fd, err := c.openFD()
 	if err != nil {
 		t.Fatal(err)
@@ -467,8 +476,7 @@ func TestReaperCgroupV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &Factory{reaper: r}
-	ownerDies(t, f)
+	ownerDies(t, r)
 	select {
 	case <-waited:
 	case <-ctx.Done():
@@ -518,7 +526,7 @@ func TestReaperWithoutCgroupsKillsRecordedGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ownerDies(t, &Factory{reaper: r})
+	ownerDies(t, r)
 	select {
 	case <-waited:
 	case <-ctx.Done():
@@ -526,5 +534,37 @@ func TestReaperWithoutCgroupsKillsRecordedGroups(t *testing.T) {
 	}
 	if err := pollUntil(ctx, func() (bool, error) { return len(groupMembers(pg)) == 0, nil }); err != nil {
 		t.Fatalf("process group %d still has %v", pg, groupMembers(pg))
+	}
+}
+
+// TestReaperRestarted: a reaper killed by someone is started again, and
+// Close ends the new one.
+func TestReaperRestarted(t *testing.T) {
+	f := newFactory(t, nil)
+	old := f.watchdog.current()
+	if old == nil {
+		t.Fatal("no reaper")
+	}
+	if err := syscall.Kill(old.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reapBound)
+	defer cancel()
+	var r *reaper
+	if err := pollUntil(ctx, func() (bool, error) {
+		r = f.watchdog.current()
+		return r != nil && r != old, nil
+	}); err != nil {
+		t.Fatal("no new reaper after the first was killed")
+	}
+	id := identify(r.pid)
+	if id.finished() {
+		t.Fatal("the new reaper is not running")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !id.finished() || r.err != nil {
+		t.Errorf("the new reaper after Close: finished %v, exit %v", id.finished(), r.err)
 	}
 }
