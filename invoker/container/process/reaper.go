@@ -40,13 +40,22 @@ import (
 // program again (a test binary: all its tests, each starting factories and
 // watchdogs). /bin/sh is on every host the process sandbox targets; the
 // script is fixed text (paths are passed as arguments, never interpolated)
-// and uses only shell builtins plus rmdir and sleep; it costs about a
-// megabyte of memory instead of a Go runtime's.
+// and uses only shell builtins plus rmdir and sleep; it takes under 2 MB
+// of memory (dash) instead of a Go runtime's.
 //
 // The watchdog runs in its own session (no terminal signal reaches it, nor
 // a kill of the invoker's process group) and in the invoker's cgroups,
 // never in a sandbox cgroup or process group, so neither Destroy nor
-// Cleanup ever signals it.
+// Cleanup ever signals it. If it exits on its own (killed by someone), the
+// factory starts another one.
+//
+// Limits: a kill of every process of the invoker's own cgroup (a service
+// manager stopping it) kills the watchdog too, and then the next start of
+// an invoker of the same Name cleans up, as before; working directories
+// are left to that Cleanup as well; and the watchdog lists the sandbox
+// cgroups once, when its owner dies, so an invoker of the same Name that
+// starts within the few milliseconds of the reaping and creates a sandbox
+// of the same name could lose it.
 
 // reaperShell runs reaperScript.
 const reaperShell = "/bin/sh"
