@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +18,14 @@ import (
 func shLauncher(t *testing.T, ctx context.Context, script string) (*actionloop.Process, error) {
 	t.Helper()
 	cmd := exec.Command("/bin/sh", "-c", script)
+	// Its own process group, killed as a whole at the end: the shell's
+	// children (a sleep) must not outlive the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p, err := actionloop.Start(ctx, cmd)
+	if cmd.Process != nil {
+		pgid := cmd.Process.Pid
+		t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+	}
 	if err == nil {
 		t.Cleanup(p.Kill)
 	}
