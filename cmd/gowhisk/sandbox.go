@@ -176,7 +176,7 @@ func openProcessSandbox(ctx context.Context, c sandboxConfig) (*sandbox, error) 
 	if err != nil {
 		return nil, fmt.Errorf("process sandbox: %w", err)
 	}
-	return &sandbox{kind: sandboxProcess, factory: f, close: func() error { return nil }, dir: filepath.Join(root, c.invoker)}, nil
+	return &sandbox{kind: sandboxProcess, factory: f, close: f.Close, dir: filepath.Join(root, c.invoker)}, nil
 }
 
 func openDockerSandbox(ctx context.Context, c sandboxConfig) (*sandbox, error) {
