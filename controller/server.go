@@ -164,6 +164,7 @@ func (s *Server) routes() *gin.Engine {
 
 	e.GET("/ping", s.ping)
 	s.registerInvokerRoutes(e)
+	s.registerWebRoutes(e)
 	e.GET("/", s.controllerInfo)
 	e.GET("/api/v1", s.apiInfo)
 	e.GET("/api/v1/", s.apiInfo)
