@@ -164,13 +164,49 @@ func renderText(v json.RawMessage) webResponse {
 }
 
 // prettyJSON indents a JSON value by two spaces, as OpenWhisk's pretty
-// printer.
+// printer, with the HTML-safe escapes of stored results (\u003c, \u003e,
+// \u0026) written as the characters they stand for.
 func prettyJSON(v json.RawMessage) []byte {
 	var buf bytes.Buffer
 	if json.Indent(&buf, v, "", "  ") != nil {
 		return append([]byte(nil), v...)
 	}
-	return buf.Bytes()
+	return unescapeHTML(buf.Bytes())
+}
+
+// unescapeHTML replaces the escapes \u003c, \u003e and \u0026 in the
+// strings of valid JSON b by '<', '>' and '&'; other escapes are copied as
+// they are.
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) {
+			switch strings.ToLower(string(b[i+2 : i+6])) {
+			case "003c":
+				out = append(out, '<')
+				i += 5
+				continue
+			case "003e":
+				out = append(out, '>')
+				i += 5
+				continue
+			case "0026":
+				out = append(out, '&')
+				i += 5
+				continue
+			}
+		}
+		out = append(out, b[i], b[i+1]) // any other escape, kept whole
+		i++
+	}
+	return out
 }
 
 // renderHTTP renders .http: the result must be an object

@@ -29,6 +29,7 @@ func TestRenderWeb(t *testing.T) {
 		{"text number", extText, `{"body":42}`, webResponse{status: 200, contentType: ctText, body: []byte("42")}},
 		{"text bool", extText, `true`, webResponse{status: 200, contentType: ctText, body: []byte("true")}},
 		{"text null", extText, `{"body":null}`, webResponse{status: 200, contentType: ctText, body: []byte("null")}},
+		{"text object unescaped", extText, `{"body":{"h":"\u003cp\u003e"}}`, webResponse{status: 200, contentType: ctText, body: []byte("{\n  \"h\": \"<p>\"\n}")}},
 		{"text object", extText, `{"body":{"a":[1]}}`, webResponse{status: 200, contentType: ctText, body: []byte("{\n  \"a\": [\n    1\n  ]\n}")}},
 		{"text missing", extText, `{"x":1}`, webError(404, "Response does not include requested property.")},
 		{"http not an object", extHTTP, `[1]`, webError(400, "Response is not valid 'message/http'.")},
@@ -98,6 +99,23 @@ func TestRenderActivation(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("renderActivation = %+v (body %q), want %+v", got, got.body, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnescapeHTML(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"none", `{"a":"x"}`, `{"a":"x"}`},
+		{"html escapes", `{"a":"\u003cb\u003e \u0026"}`, `{"a":"<b> &"}`},
+		{"upper hex", `"\u003C"`, `"<"`},
+		{"escaped backslash before u003c", `"\\u003c"`, `"\\u003c"`},
+		{"other escapes", `"\u00e9\n\""`, `"\u00e9\n\""`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(unescapeHTML([]byte(tc.in))); got != tc.want {
+				t.Fatalf("unescapeHTML(%s) = %s, want %s", tc.in, got, tc.want)
 			}
 		})
 	}
