@@ -72,6 +72,7 @@ func TestWebActions(t *testing.T) {
 	wskRun("action", "create", "private", "hello.js")
 	wskRun("action", "create", "secure", "hello.js", "--web", "true", "--web-secure", "s3cret")
 	wskRun("action", "create", "options", "options.js", "--web", "true", "-a", "web-custom-options", "true")
+	wskRun("action", "create", "greetseq", "--sequence", "hello", "--web", "true")
 
 	web := srv.APIHost + "/api/v1/web/guest/default/"
 	call := func(t *testing.T, method, url, contentType, body string, headers ...string) webResult {
@@ -190,6 +191,12 @@ func TestWebActions(t *testing.T) {
 		r := call(t, "GET", web+"secure.json", "", "", "X-Require-Whisk-Auth", "s3cret").want(t, 200)
 		if r.obj(t)["greeting"] != "Hello, World" {
 			t.Errorf("result %s", r.body)
+		}
+	})
+	t.Run("sequence as a web action", func(t *testing.T) {
+		r := call(t, "GET", web+"greetseq.json?name=Seq", "", "").want(t, 200)
+		if got := r.obj(t); got["greeting"] != "Hello, Seq" || got["method"] != "get" {
+			t.Errorf("sequence result %v", got)
 		}
 	})
 	t.Run("OPTIONS answers CORS", func(t *testing.T) {
