@@ -301,3 +301,28 @@ func TestWebArgs(t *testing.T) {
 		})
 	}
 }
+
+// FuzzWebArgs: any request body, content type and query give valid JSON
+// arguments, or ErrInvalid for the body; never a panic.
+func FuzzWebArgs(f *testing.F) {
+	f.Add("application/json", `{"a":1}`, "a=1&b", false)
+	f.Add("application/x-www-form-urlencoded", "a=%zz", "", false)
+	f.Add("text/plain; charset=\xff", "\xff\xfe", "%", true)
+	f.Fuzz(func(t *testing.T, ct, body, query string, raw bool) {
+		b, err := webBody(ct, []byte(body), raw)
+		if err != nil {
+			if !isKind(err, entity.ErrInvalid) {
+				t.Fatalf("webBody error %v", err)
+			}
+			return
+		}
+		if b != nil && !json.Valid(b) {
+			t.Fatalf("webBody = %q, not JSON", b)
+		}
+		args := webArgs(webRequest{method: "GET", header: http.Header{ct: {body}}, path: query, rawQuery: query, body: b}, raw)
+		if !json.Valid(args) {
+			t.Fatalf("webArgs = %q, not JSON", args)
+		}
+		_ = webOverrides(queryParams(query), bodyObject(b), nil)
+	})
+}

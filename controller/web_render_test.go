@@ -180,3 +180,22 @@ func TestHeaderValues(t *testing.T) {
 		t.Fatal("validHeaderName")
 	}
 }
+
+// FuzzRenderWeb: any result renders to a response with a valid status or
+// an error, for every extension; never a panic.
+func FuzzRenderWeb(f *testing.F) {
+	f.Add(`{"statusCode":"201","headers":{"a":["b",1]},"body":"eA=="}`)
+	f.Add(`{"headers":{"Content-Type":"image/png"},"body":"!!"}`)
+	f.Add(`{"body":{"a":"\u003c"},"text":1}`)
+	f.Fuzz(func(t *testing.T, result string) {
+		for _, ext := range webExtensions {
+			r := renderWeb(ext, json.RawMessage(result))
+			if r.status < 200 || r.status > 599 {
+				t.Fatalf("%s: status %d for %q", ext, r.status, result)
+			}
+			if r.errMsg == "" && r.status >= 400 && ext != extHTTP {
+				t.Fatalf("%s: status %d without an error", ext, r.status)
+			}
+		}
+	})
+}

@@ -363,3 +363,26 @@ func TestWebPayloadTooLarge(t *testing.T) {
 	webReq(t, ts, http.MethodPost, "/api/v1/web/guest/default/echo-web.json", "text/plain", strings.Repeat("x", 100), noAuth).
 		wantStatus(http.StatusRequestEntityTooLarge)
 }
+
+// TestWebBadInputs: malformed paths, queries, content types and bodies
+// get a 4xx or a rendered answer, never a 5xx.
+func TestWebBadInputs(t *testing.T) {
+	ts, _ := newWebServer(t)
+	putTestAction(t, ts, "_", "echo-web", "", webAnn())
+	for _, tc := range []struct{ method, path, ct, body string }{
+		{"GET", "/api/v1/web/guest/default/echo-web.json/%00/%ff", "", ""},
+		{"GET", "/api/v1/web/guest/default/echo-web.json?%zz=1&a=%ff&=&&", "", ""},
+		{"GET", "/api/v1/web/%ff/default/echo-web.json", "", ""},
+		{"GET", "/api/v1/web/guest/default/echo-web.json..json", "", ""},
+		{"POST", "/api/v1/web/guest/default/echo-web.json", "application/json; charset=\"", "{}"},
+		{"POST", "/api/v1/web/guest/default/echo-web.json", "application/x-www-form-urlencoded", "a=%zz"},
+		{"POST", "/api/v1/web/guest/default/echo-web.json", "application/json", "[1,2] 3"},
+		{"POST", "/api/v1/web/guest/default/echo-web.http", "image/png", "\x89PNG\xff\x00"},
+		{"POST", "/api/v1/web/guest/default/echo-web.text", "text/plain", "\xff\xfe"},
+	} {
+		r := webReq(t, ts, tc.method, tc.path, tc.ct, tc.body, noAuth)
+		if r.Status >= 500 {
+			t.Errorf("%s %s (%s): %d %s", tc.method, tc.path, tc.ct, r.Status, r.Body)
+		}
+	}
+}
