@@ -155,21 +155,43 @@ func truthy(v json.RawMessage) bool {
 func (ps Params) Merge(over Params) Params {
 	out := make(Params, len(ps), len(ps)+len(over))
 	copy(out, ps)
-	for _, p := range over {
-		replaced := false
-		for i := range out {
-			if out[i].Key == p.Key {
-				out[i] = p
-				replaced = true
-				break
+	if len(ps)*len(over) <= linearLimit {
+		for _, p := range over {
+			replaced := false
+			for i := range out {
+				if out[i].Key == p.Key {
+					out[i] = p
+					replaced = true
+					break
+				}
+			}
+			if !replaced {
+				out = append(out, p)
 			}
 		}
-		if !replaced {
-			out = append(out, p)
+		return out
+	}
+	// Many keys (a large request body): an index instead of a scan per key.
+	at := make(map[string]int, len(out)+len(over))
+	for i, p := range out {
+		if _, dup := at[p.Key]; !dup {
+			at[p.Key] = i
 		}
+	}
+	for _, p := range over {
+		if i, ok := at[p.Key]; ok {
+			out[i] = p
+			continue
+		}
+		at[p.Key] = len(out)
+		out = append(out, p)
 	}
 	return out
 }
+
+// linearLimit bounds the work of the simple quadratic scans (Merge,
+// AppendObject); beyond it they index the keys in a map.
+const linearLimit = 256
 
 // Set returns ps with key set to value (replacing or appending).
 func (ps Params) Set(key string, value json.RawMessage) Params {
@@ -206,8 +228,15 @@ func (ps Params) Size() int {
 func (ps Params) AppendObject(dst []byte) []byte {
 	dst = append(dst, '{')
 	first := true
+	var last map[string]int // the index of each key's last occurrence
+	if len(ps)*len(ps) > linearLimit {
+		last = make(map[string]int, len(ps))
+		for i, p := range ps {
+			last[p.Key] = i
+		}
+	}
 	for i, p := range ps {
-		if ps.shadowed(i) {
+		if last != nil && last[p.Key] != i || last == nil && ps.shadowed(i) {
 			continue
 		}
 		if !first {
@@ -244,6 +273,7 @@ func ParamsFromObject(b []byte) (Params, error) {
 		return nil, Invalidf("The request content was malformed: expected a JSON object")
 	}
 	out := Params{}
+	at := map[string]int{} // a repeated key replaces the first in place
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
@@ -253,7 +283,13 @@ func ParamsFromObject(b []byte) (Params, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, Invalidf("The request content was malformed: %v", err)
 		}
-		out = out.Set(kt.(string), compactJSON(v))
+		p := Param{Key: kt.(string), Value: compactJSON(v)}
+		if i, ok := at[p.Key]; ok {
+			out[i] = p
+			continue
+		}
+		at[p.Key] = len(out)
+		out = append(out, p)
 	}
 	return out, nil
 }

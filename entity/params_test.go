@@ -3,7 +3,11 @@ package entity
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -197,5 +201,90 @@ func TestParamsSize(t *testing.T) {
 	v, ok := ps("a", "1").Get("a")
 	if !ok || string(v) != "1" || ps().Has("a") {
 		t.Error("Get/Has")
+	}
+}
+
+// mergeLinear is Merge's definition, key by key.
+func mergeLinear(base, over Params) Params {
+	out := append(Params{}, base...)
+	for _, p := range over {
+		i := slices.IndexFunc(out, func(q Param) bool { return q.Key == p.Key })
+		if i < 0 {
+			out = append(out, p)
+		} else {
+			out[i] = p
+		}
+	}
+	return out
+}
+
+// Merge, AppendObject and ParamsFromObject index the keys of large inputs
+// instead of scanning them per key: the results are the same either way.
+func TestParamsManyKeys(t *testing.T) {
+	gen := func(n, mod int, tag string) Params {
+		ps := make(Params, n)
+		for i := range ps {
+			ps[i] = Param{Key: "k" + strconv.Itoa(i%mod), Value: json.RawMessage(strconv.Quote(tag + strconv.Itoa(i)))}
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name             string
+		n, m, modN, modM int
+	}{
+		{"small", 5, 4, 3, 6},
+		{"large with duplicates", 300, 200, 250, 120},
+		{"large disjoint", 1000, 1000, 1000, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, over := gen(tc.n, tc.modN, "a"), gen(tc.m, tc.modM, "b")
+			if got, want := base.Merge(over), mergeLinear(base, over); !reflect.DeepEqual(got, want) {
+				t.Fatalf("Merge differs from the key-by-key merge")
+			}
+			obj := base.AppendObject(nil)
+			var m map[string]string
+			if err := json.Unmarshal(obj, &m); err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParamsFromObject(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(back) != len(m) {
+				t.Fatalf("%d keys back, %d in the object", len(back), len(m))
+			}
+			for _, p := range back {
+				var s string
+				_ = json.Unmarshal(p.Value, &s)
+				if m[p.Key] != s {
+					t.Fatalf("key %s: %q, want the last occurrence %q", p.Key, s, m[p.Key])
+				}
+			}
+		})
+	}
+	// A repeated key in an object keeps its first position and its last value.
+	got, err := ParamsFromObject([]byte(`{"a":1,"b":2,"a":3}`))
+	if err != nil || len(got) != 2 || got[0].Key != "a" || string(got[0].Value) != "3" || got[1].Key != "b" {
+		t.Fatalf("ParamsFromObject = %v, %v", got, err)
+	}
+}
+
+func BenchmarkParamsFromObjectManyKeys(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := range 50000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"k%d":%d`, i, i)
+	}
+	sb.WriteString("}")
+	body := []byte(sb.String())
+	for b.Loop() {
+		ps, err := ParamsFromObject(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = Params{{Key: "x", Value: json.RawMessage("1")}}.Merge(ps).AppendObject(nil)
 	}
 }
