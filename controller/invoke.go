@@ -240,9 +240,19 @@ func (s *Server) resolveInvocation(ctx context.Context, inv invocation) (resolve
 	return ra, nil
 }
 
-// activate starts the resolved (non-sequence) action ra of inv on the
-// activator, and for a blocking invocation waits for its record as invoke.
+// activate starts the resolved (non-sequence) action ra of inv: a
+// conductor as a composition (invokeConductor, conductor.go), any other
+// action on the activator (activateAction).
 func (s *Server) activate(ctx context.Context, inv invocation, ra resolvedAction) (id string, rec *entity.Activation, err error) {
+	if isConductor(ra.Action) {
+		return s.invokeConductor(ctx, inv, ra)
+	}
+	return s.activateAction(ctx, inv, ra)
+}
+
+// activateAction starts the resolved (non-sequence) action ra of inv on the
+// activator, and for a blocking invocation waits for its record as invoke.
+func (s *Server) activateAction(ctx context.Context, inv invocation, ra resolvedAction) (id string, rec *entity.Activation, err error) {
 	args, err := invokeArgs(ra.Action.Parameters, ra.Action.Annotations.IsTruthy(entity.AnnotationFinal), inv.body)
 	if err != nil {
 		return "", nil, err

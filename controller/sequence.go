@@ -351,8 +351,12 @@ func (s *Server) runComponent(ctx context.Context, r seqRun, comp string, acc se
 		rec, count := s.runSequence(ctx, nested, acc.count, args)
 		return acc.completed(rec, count, limit)
 	}
+	if isConductor(ra.Action) { // a nested composition (conductor.go)
+		rec := s.runComposition(ctx, compRun{inv: r.inv, ra: ra, id: entity.NewActivationID(), cause: r.id}, &compCount{}, inv.body)
+		return acc.completed(rec, acc.count+1, limit)
+	}
 	inv.timeout = componentWait(ra.Action.Limits)
-	id, rec, err := s.activate(ctx, inv, ra)
+	id, rec, err := s.activateAction(ctx, inv, ra)
 	if err != nil {
 		s.log.Info("sequence component not run", "tid", inv.tid, "activationId", r.id, "component", comp, "err", err)
 		return acc.failed(componentFailure(err), "")
