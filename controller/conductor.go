@@ -384,23 +384,19 @@ func (s *Server) conduct(ctx context.Context, r compRun, c *compCount, t compTal
 // runCompComponent runs the component name of composition r with args. It
 // returns the component's record; or msg, an error to feed back to the
 // conductor (the caller may not activate it, it does not exist); or else
-// fail, the response that ends the composition.
+// fail, the response that ends the composition (a deprecated kind, a
+// store failure, an activation that failed or timed out).
 func (s *Server) runCompComponent(ctx context.Context, r compRun, c *compCount, t *compTally, name entity.FQN, args json.RawMessage) (rec *entity.Activation, fail entity.Response, msg string) {
-	if err := s.checkActionAccess(ctx, r.inv.caller, name); err != nil {
-		s.log.Info("composition component not accessible", "tid", r.inv.tid, "activationId", r.id, "component", name.DocID(), "err", err)
-		return nil, fail, msgCompositionComponentNotAccessible(name.DocID())
-	}
-	ra, err := s.resolveAction(ctx, name)
-	if err == nil {
-		err = s.checkRunnable(ra.Action)
-	}
+	ra, err := s.resolveInvocation(ctx, invocation{caller: r.inv.caller, name: name})
 	if err != nil {
-		s.log.Info("composition component not resolved", "tid", r.inv.tid, "activationId", r.id, "component", name.DocID(), "err", err)
-		if errors.Is(err, entity.ErrNotFound) || errors.Is(err, entity.ErrWrongCollection) {
+		s.log.Info("composition component not run", "tid", r.inv.tid, "activationId", r.id, "component", name.DocID(), "err", err)
+		switch {
+		case errors.Is(err, entity.ErrNotFound) || errors.Is(err, entity.ErrWrongCollection):
 			return nil, fail, msgCompositionComponentNotFound(name.DocID())
+		case errors.Is(err, entity.ErrForbidden):
+			return nil, fail, msgCompositionComponentNotAccessible(name.DocID())
 		}
-		_, m, _ := errorStatus(err)
-		return nil, fail, m
+		return nil, compositionFailure(err), ""
 	}
 	switch {
 	case isConductor(ra.Action):
