@@ -410,8 +410,12 @@ func (s *Server) runCompComponent(ctx context.Context, r compRun, c *compCount, 
 		if err != nil {
 			return nil, compositionFailure(err), ""
 		}
+		sctx, ok := crossNesting(ctx, s.cfg.Limits.SequenceMaxLength)
+		if !ok {
+			return nil, errorResult(entity.StatusApplicationError, msgCompositionTooLong), ""
+		}
 		nested := seqRun{inv: r.inv, action: ra.Action, id: entity.NewActivationID(), cause: r.id}
-		rec, _ = s.runSequence(ctx, nested, 0, sargs)
+		rec, _ = s.runSequence(sctx, nested, 0, sargs)
 		*t = t.add(rec)
 		return rec, fail, ""
 	}

@@ -523,3 +523,23 @@ func TestCompTallyDoesNotAlias(t *testing.T) {
 		t.Errorf("tallies share logs: %v %v", a.logs, b.logs)
 	}
 }
+
+// A conductor that names a sequence holding that conductor nests a new
+// composition in a new sequence each round; each counts its actions
+// afresh, so the crossings between them are bounded instead (by the
+// sequence length limit).
+func TestConductorSequenceRecursionBounded(t *testing.T) {
+	fake := &condActivator{}
+	ts := newTestServer(t, withCondFake(fake), func(c *Config) { c.Limits.SequenceMaxLength = 3 })
+	putConductor(t, ts, "cond-c")
+	putSeq(t, ts, "loop", "/_/cond-c")
+	body := `{"n":0}`
+	for range 12 {
+		body = `{"action":"loop","params":` + body + `}`
+	}
+	r := ts.do(http.MethodPost, actionsPath+"cond-c?blocking=true", body)
+	rec := storedRecord(t, ts, r.Header.Get(headerActivationID))
+	if rec.Response.StatusCode != entity.StatusApplicationError || !strings.Contains(string(rec.Response.Result), "Too many actions in the") {
+		t.Fatalf("response %s %s, want the nesting stopped", entity.StatusName(rec.Response.StatusCode), rec.Response.Result)
+	}
+}

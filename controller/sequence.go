@@ -352,7 +352,11 @@ func (s *Server) runComponent(ctx context.Context, r seqRun, comp string, acc se
 		return acc.completed(rec, count, limit)
 	}
 	if isConductor(ra.Action) { // a nested composition (conductor.go)
-		rec := s.runComposition(ctx, compRun{inv: r.inv, ra: ra, id: entity.NewActivationID(), cause: r.id}, &compCount{}, inv.body)
+		cctx, ok := crossNesting(ctx, limit)
+		if !ok {
+			return acc.failed(errorResult(entity.StatusApplicationError, msgSequenceTooLong), "")
+		}
+		rec := s.runComposition(cctx, compRun{inv: r.inv, ra: ra, id: entity.NewActivationID(), cause: r.id}, &compCount{}, inv.body)
 		return acc.completed(rec, acc.count+1, limit)
 	}
 	inv.timeout = componentWait(ra.Action.Limits)
@@ -366,4 +370,21 @@ func (s *Server) runComponent(ctx context.Context, r seqRun, comp string, acc se
 		return acc.failed(errorResult(entity.StatusWhiskError, msgSequenceTimeout(id)), id)
 	}
 	return acc.completed(rec, acc.count+1, limit)
+}
+
+// nestingKey is the context key of the number of times a run crossed from
+// a sequence into a composition or back (crossNesting).
+type nestingKey struct{}
+
+// crossNesting returns ctx for a composition run as a sequence's component
+// or a sequence run as a composition's: each counts its actions afresh (as
+// OpenWhisk), so a conductor naming a sequence that holds that conductor
+// would nest without end; ok is false once limit such crossings are on
+// the stack.
+func crossNesting(ctx context.Context, limit int) (context.Context, bool) {
+	n, _ := ctx.Value(nestingKey{}).(int)
+	if n >= limit {
+		return ctx, false
+	}
+	return context.WithValue(ctx, nestingKey{}, n+1), true
 }
