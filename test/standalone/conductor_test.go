@@ -1,11 +1,8 @@
 package standalone_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 // TestConductor runs conductor actions (reference §7.5) on a real
@@ -15,13 +12,8 @@ import (
 // returned, until the conductor returns no action; it writes the
 // composition's own activation record.
 func TestConductor(t *testing.T) {
-	bin := gowhisktest.BuildGowhisk(t)
 	tmp := t.TempDir()
-	sb := processSandbox()
-	sbFlags := sb.setup(t, tmp)
-	srv := startServer(t, bin, append([]string{"--data-dir", filepath.Join(tmp, "data")}, sbFlags...)...)
-	keepServerLog(t, srv, "server.log")
-	c := api{t: t, srv: srv}
+	c := api{t: t, srv: startProcessServer(t, tmp)}
 
 	putConductor := func(t *testing.T, name, code string) {
 		t.Helper()
@@ -133,6 +125,6 @@ func TestConductor(t *testing.T) {
 		}
 	})
 
-	srv.stop(t)
-	sb.checkStopped(t, tmp)
+	c.srv.stop(t)
+	processSandbox().checkStopped(t, tmp)
 }

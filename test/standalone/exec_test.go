@@ -117,6 +117,18 @@ func runExecution(t *testing.T, sb sandboxUnderTest) {
 	srv.stop(t)
 }
 
+// startProcessServer starts `gowhisk standalone` on the process sandbox
+// with a new data directory under tmp and the flags extra, keeping its log
+// when the test fails.
+func startProcessServer(t *testing.T, tmp string, extra ...string) *server {
+	t.Helper()
+	bin := gowhisktest.BuildGowhisk(t)
+	args := append([]string{"--data-dir", filepath.Join(tmp, "data")}, processSandbox().setup(t, tmp)...)
+	srv := startServer(t, bin, append(args, extra...)...)
+	keepServerLog(t, srv, "server.log")
+	return srv
+}
+
 // keepServerLog writes the server's log into the test's artifact
 // directory (kept with go test -artifacts) when the test failed.
 func keepServerLog(t *testing.T, srv *server, name string) {

@@ -2,11 +2,8 @@ package standalone_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 // TestSequence runs sequence actions (reference §7.4) on a real
@@ -14,13 +11,8 @@ import (
 // components one after another, each getting the previous one's result,
 // and writes the sequence's own activation record.
 func TestSequence(t *testing.T) {
-	bin := gowhisktest.BuildGowhisk(t)
 	tmp := t.TempDir()
-	sb := processSandbox()
-	sbFlags := sb.setup(t, tmp)
-	srv := startServer(t, bin, append([]string{"--data-dir", filepath.Join(tmp, "data")}, sbFlags...)...)
-	keepServerLog(t, srv, "server.log")
-	c := api{t: t, srv: srv}
+	c := api{t: t, srv: startProcessServer(t, tmp)}
 
 	// step appends its name to the trail it got and counts.
 	step := func(name string) string {
@@ -133,8 +125,8 @@ func TestSequence(t *testing.T) {
 		wantField(t, seq, "n", 3)
 	})
 
-	srv.stop(t)
-	sb.checkStopped(t, tmp)
+	c.srv.stop(t)
+	processSandbox().checkStopped(t, tmp)
 }
 
 // sequence is the exec of a sequence action.

@@ -11,21 +11,15 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/gowhisk/gowhisk/test/gowhisktest"
 )
 
 // TestWebActions creates web actions with `wsk action create --web true`
 // on a real `gowhisk standalone --sandbox process` and calls them over
 // /api/v1/web (reference §1.6) as a browser or curl would.
 func TestWebActions(t *testing.T) {
-	bin := gowhisktest.BuildGowhisk(t)
 	tmp := t.TempDir()
 	wsk := buildWsk(t, filepath.Join(tmp, "bin"))
-	sbFlags := processSandbox().setup(t, tmp)
-	args := append([]string{"--data-dir", filepath.Join(tmp, "data")}, sbFlags...)
-	srv := startServer(t, bin, append(args, scenarioLimits...)...)
-	keepServerLog(t, srv, "server.log")
+	srv := startProcessServer(t, tmp, scenarioLimits...)
 
 	work := filepath.Join(tmp, "work")
 	if err := os.MkdirAll(work, 0o755); err != nil {
