@@ -89,7 +89,7 @@ func (b *bench) floorRows() {
 		kind string
 		argv []string
 	}{
-		{"nodejs", []string{"node", b.nodeScript}}, {"python", []string{"python3", b.pyScript}},
+		{"nodejs", []string{interpreter("nodejs:20"), b.nodeScript}}, {"python", []string{interpreter("python:3.11"), b.pyScript}},
 	} {
 		res := interpreterStart(ctx, k.argv, max(b.p.coldN, 5))
 		r := Row{ID: fmt.Sprintf(floorStart, k.kind), Scenario: "floor: start " + k.kind + ", answer one line", Summary: res.summary()}
