@@ -31,6 +31,21 @@ func forcedTimeout(actionTimeout, floor time.Duration, factor int, addon time.Du
 	return max(actionTimeout, floor)*time.Duration(factor) + addon
 }
 
+// defaultTimeouts sets the forced-completion parameters left at zero (or
+// below) to DefaultTimeoutFloor, DefaultTimeoutFactor and
+// DefaultTimeoutAddon.
+func defaultTimeouts(floor *time.Duration, factor *int, addon *time.Duration) {
+	if *floor <= 0 {
+		*floor = DefaultTimeoutFloor
+	}
+	if *factor <= 0 {
+		*factor = DefaultTimeoutFactor
+	}
+	if *addon <= 0 {
+		*addon = DefaultTimeoutAddon
+	}
+}
+
 // ackEffect is what an ack does to an in-flight activation.
 type ackEffect struct {
 	deliver bool // send the ack's record to the blocking waiter

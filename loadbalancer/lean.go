@@ -71,15 +71,7 @@ func NewLean(cfg LeanConfig) (*Lean, error) {
 	if cfg.UserMemoryMB <= 0 {
 		cfg.UserMemoryMB = 2048
 	}
-	if cfg.TimeoutFloor <= 0 {
-		cfg.TimeoutFloor = DefaultTimeoutFloor
-	}
-	if cfg.TimeoutFactor <= 0 {
-		cfg.TimeoutFactor = DefaultTimeoutFactor
-	}
-	if cfg.TimeoutAddon <= 0 {
-		cfg.TimeoutAddon = DefaultTimeoutAddon
-	}
+	defaultTimeouts(&cfg.TimeoutFloor, &cfg.TimeoutFactor, &cfg.TimeoutAddon)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -135,15 +135,7 @@ func NewSharding(cfg Config) (*Sharding, error) {
 	if cfg.BlackboxFraction <= 0 {
 		cfg.BlackboxFraction = DefaultBlackboxFraction
 	}
-	if cfg.TimeoutFloor <= 0 {
-		cfg.TimeoutFloor = DefaultTimeoutFloor
-	}
-	if cfg.TimeoutFactor <= 0 {
-		cfg.TimeoutFactor = DefaultTimeoutFactor
-	}
-	if cfg.TimeoutAddon <= 0 {
-		cfg.TimeoutAddon = DefaultTimeoutAddon
-	}
+	defaultTimeouts(&cfg.TimeoutFloor, &cfg.TimeoutFactor, &cfg.TimeoutAddon)
 	if cfg.HealthyTimeout <= 0 {
 		cfg.HealthyTimeout = DefaultHealthyTimeout
 	}
