@@ -233,3 +233,17 @@ func TestLauncherNeverReturns(t *testing.T) {
 		})
 	}
 }
+
+// A python action's module is main__ with its file, as OpenWhisk's runtime
+// imports it.
+func TestPythonActionModule(t *testing.T) {
+	l := start(t, py)
+	l.mustInit(t, py, container.InitRequest{Name: "a", Code: "import sys\ndef main(a):\n    return {'name': __name__, 'file': __file__.endswith('.py') or __file__.endswith('exec'), 'spec': __spec__.name, 'registered': sys.modules['main__'].main is main}\n"})
+	got := jsonField(t, l.call(t, nil, nil).Body)
+	want := map[string]any{"name": "main__", "file": true, "spec": "main__", "registered": true}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}
