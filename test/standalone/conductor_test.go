@@ -1,7 +1,6 @@
 package standalone_test
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -66,21 +65,7 @@ func TestConductor(t *testing.T) {
 		if f.Duration != sum || f.Cause != "" || f.End < f.Start {
 			t.Errorf("composition duration %d cause %q start %d end %d: want duration = %d (the sum), no cause", f.Duration, f.Cause, f.Start, f.End, sum)
 		}
-		for key, want := range map[string]string{"topmost": "true", "kind": `"sequence"`, "conductor": "true", "path": `"guest/steps"`} {
-			if v, ok := comp.annotation(key); !ok || string(v) != want {
-				t.Errorf("annotation %s = %s, want %s", key, v, want)
-			}
-		}
-		if _, ok := comp.annotation("waitTime"); !ok {
-			t.Error("no waitTime annotation")
-		}
-		if v, _ := comp.annotation("limits"); !strings.Contains(string(v), `"memory":256`) {
-			t.Errorf("limits annotation %s, want memory 256 (the max)", v)
-		}
-		stored := c.activation(t, comp.ActivationID)
-		if strings.Join(stored.Logs, ",") != strings.Join(comp.Logs, ",") || string(stored.Response.Result) != string(comp.Response.Result) {
-			t.Errorf("stored record %s differs from the blocking response %s", stored.raw, comp.raw)
-		}
+		checkTopmostRecord(t, c, comp, map[string]string{"topmost": "true", "kind": `"sequence"`, "conductor": "true", "path": `"guest/steps"`})
 	})
 
 	t.Run("conductor returns an error", func(t *testing.T) {

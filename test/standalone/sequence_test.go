@@ -53,22 +53,7 @@ func TestSequence(t *testing.T) {
 		if f.Duration != sum || f.Cause != "" || f.End < f.Start {
 			t.Errorf("sequence duration %d cause %q start %d end %d: want duration = %d (the components' sum), no cause", f.Duration, f.Cause, f.Start, f.End, sum)
 		}
-		for key, want := range map[string]string{"topmost": "true", "kind": `"sequence"`, "path": `"guest/ab"`} {
-			if v, ok := seq.annotation(key); !ok || string(v) != want {
-				t.Errorf("annotation %s = %s, want %s", key, v, want)
-			}
-		}
-		if _, ok := seq.annotation("waitTime"); !ok {
-			t.Error("no waitTime annotation")
-		}
-		if v, _ := seq.annotation("limits"); !strings.Contains(string(v), `"memory":256`) {
-			t.Errorf("limits annotation %s, want memory 256 (the components' max)", v)
-		}
-		// GET returns the stored record.
-		stored := c.activation(t, seq.ActivationID)
-		if strings.Join(stored.Logs, ",") != strings.Join(seq.Logs, ",") || string(stored.Response.Result) != string(seq.Response.Result) {
-			t.Errorf("stored record %s differs from the blocking response %s", stored.raw, seq.raw)
-		}
+		checkTopmostRecord(t, c, seq, map[string]string{"topmost": "true", "kind": `"sequence"`, "path": `"guest/ab"`})
 	})
 
 	t.Run("nested sequence", func(t *testing.T) {
@@ -149,4 +134,27 @@ func recordFields(t *testing.T, a *activation) timing {
 		t.Fatalf("record %s: %v", a.raw, err)
 	}
 	return f
+}
+
+// checkTopmostRecord checks the record of a topmost sequence or
+// composition returned by a blocking invoke: the annotations want, a
+// waitTime, limits with memory 256 (its components' largest), and that GET
+// returns the same stored record.
+func checkTopmostRecord(t *testing.T, c api, rec *activation, want map[string]string) {
+	t.Helper()
+	for key, w := range want {
+		if v, ok := rec.annotation(key); !ok || string(v) != w {
+			t.Errorf("annotation %s = %s, want %s", key, v, w)
+		}
+	}
+	if _, ok := rec.annotation("waitTime"); !ok {
+		t.Error("no waitTime annotation")
+	}
+	if v, _ := rec.annotation("limits"); !strings.Contains(string(v), `"memory":256`) {
+		t.Errorf("limits annotation %s, want memory 256 (the components' max)", v)
+	}
+	stored := c.activation(t, rec.ActivationID)
+	if strings.Join(stored.Logs, ",") != strings.Join(rec.Logs, ",") || string(stored.Response.Result) != string(rec.Response.Result) {
+		t.Errorf("stored record %s differs from the blocking response %s", stored.raw, rec.raw)
+	}
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -241,4 +243,28 @@ func requireCgroup(t testing.TB, f *Factory, ctrl string) {
 	if !f.cg.has(ctrl) {
 		t.Skipf("cgroup %s controller not writable here (cgroups: %s): not enforced", ctrl, f.cg.describe())
 	}
+}
+
+// startSleepersIn starts, in cgroup c (v2, entered at clone), a shell in
+// its own process group running two sleeps, and waits until the three
+// are in the cgroup; waited is closed when the shell has been reaped.
+func startSleepersIn(ctx context.Context, t *testing.T, c *cgroup) (cmd *exec.Cmd, waited <-chan struct{}) {
+	t.Helper()
+	fd, err := c.openFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command("/bin/sh", "-c", "sleep 3600 & sleep 3600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	if err := cmd.Start(); err != nil {
+		fd.Close()
+		t.Fatal(err)
+	}
+	fd.Close()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	if err := pollUntil(ctx, func() (bool, error) { return len(c.procs()) >= 3, nil }); err != nil {
+		t.Fatalf("processes in the cgroup: %v", c.procs())
+	}
+	return cmd, done
 }

@@ -450,22 +450,7 @@ func TestReaperCgroupV2(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	fd, err := c.openFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/bin/sh", "-c", "sleep 3600 & sleep 3600")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	if err := cmd.Start(); err != nil {
-		fd.Close()
-		t.Fatal(err)
-	}
-	fd.Close()
-	waited := make(chan struct{})
-	go func() { cmd.Wait(); close(waited) }()
-	if err := pollUntil(ctx, func() (bool, error) { return len(c.procs()) >= 3, nil }); err != nil {
-		t.Fatalf("processes in the cgroup: %v", c.procs())
-	}
+	cmd, waited := startSleepersIn(ctx, t, c)
 	pids := c.procs()
 	if err := c.setFrozen(ctx, true); err != nil {
 		t.Fatal(err)

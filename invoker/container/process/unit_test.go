@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -238,22 +237,7 @@ func TestCgroupV2FreezeAndKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.remove(ctx)
-	fd, err := c.openFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/bin/sh", "-c", "sleep 3600 & sleep 3600")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	if err := cmd.Start(); err != nil {
-		fd.Close()
-		t.Fatal(err)
-	}
-	fd.Close()
-	waited := make(chan struct{})
-	go func() { cmd.Wait(); close(waited) }()
-	if err := pollUntil(ctx, func() (bool, error) { return len(c.procs()) >= 3, nil }); err != nil {
-		t.Fatalf("processes in the cgroup: %v", c.procs())
-	}
+	cmd, waited := startSleepersIn(ctx, t, c)
 	if err := c.setFrozen(ctx, true); err != nil {
 		t.Fatal(err)
 	}
