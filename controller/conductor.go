@@ -175,7 +175,7 @@ func conductorArgs(payload, state json.RawMessage) json.RawMessage {
 
 // errorObject is {"error": msg}.
 func errorObject(msg string) json.RawMessage {
-	return errorResult(entity.StatusApplicationError, msg).Result
+	return entity.ErrorResponse(entity.StatusApplicationError, msg).Result
 }
 
 // compCount counts the activations of a composition and of the
@@ -292,9 +292,9 @@ func compositionRecord(r compRun, t compTally, resp entity.Response, start, end 
 // else a whisk error "Activation failure during composition.".
 func compositionFailure(err error) entity.Response {
 	if status, msg, internal := errorStatus(err); !internal && status < http.StatusInternalServerError {
-		return errorResult(entity.StatusApplicationError, msg)
+		return entity.ErrorResponse(entity.StatusApplicationError, msg)
 	}
-	return errorResult(entity.StatusWhiskError, msgCompositionActivationFailure)
+	return entity.ErrorResponse(entity.StatusWhiskError, msgCompositionActivationFailure)
 }
 
 // invokeConductor starts the topmost composition of the resolved conductor
@@ -348,7 +348,7 @@ func (s *Server) conduct(ctx context.Context, r compRun, c *compCount, t compTal
 	var state json.RawMessage
 	for {
 		if !c.conductorAllowed(limit) {
-			return errorResult(entity.StatusApplicationError, msgCompositionTooLong), t
+			return entity.ErrorResponse(entity.StatusApplicationError, msgCompositionTooLong), t
 		}
 		c.conductors++
 		rec, fail := s.compActivate(ctx, r, r.ra, conductorArgs(payload, state), &t)
@@ -412,7 +412,7 @@ func (s *Server) runCompComponent(ctx context.Context, r compRun, c *compCount, 
 		}
 		sctx, ok := crossNesting(ctx, s.cfg.Limits.SequenceMaxLength)
 		if !ok {
-			return nil, errorResult(entity.StatusApplicationError, msgCompositionTooLong), ""
+			return nil, entity.ErrorResponse(entity.StatusApplicationError, msgCompositionTooLong), ""
 		}
 		nested := seqRun{inv: r.inv, action: ra.Action, id: entity.NewActivationID(), cause: r.id}
 		rec, _ = s.runSequence(sctx, nested, 0, sargs)
@@ -440,7 +440,7 @@ func (s *Server) compActivate(ctx context.Context, r compRun, ra resolvedAction,
 	if rec == nil {
 		s.log.Warn("composition activation record not retrieved", "tid", inv.tid, "activationId", r.id, "component", id)
 		*t = t.addID(id)
-		return nil, errorResult(entity.StatusWhiskError, msgCompositionTimeout(id))
+		return nil, entity.ErrorResponse(entity.StatusWhiskError, msgCompositionTimeout(id))
 	}
 	*t = t.add(rec)
 	return rec, entity.Response{}

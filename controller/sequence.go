@@ -46,14 +46,6 @@ func msgSequenceTimeout(id string) string {
 	return "Timeout reached when retrieving activation " + id + " for sequence component."
 }
 
-// errorResult is the response {"statusCode":code,"result":{"error":msg}}.
-func errorResult(code int, msg string) entity.Response {
-	b, _ := json.Marshal(struct {
-		Error string `json:"error"`
-	}{msg})
-	return entity.Response{StatusCode: code, Result: b}
-}
-
 // seqAccount is the state of a running sequence (OpenWhisk's
 // SequenceAccounting): what the next component gets and what the record
 // will hold. Its methods return updated copies.
@@ -98,7 +90,7 @@ func (a seqAccount) completed(rec *entity.Activation, count, max int) seqAccount
 	a.response = rec.Response
 	switch {
 	case count > max:
-		a.response = errorResult(entity.StatusApplicationError, msgSequenceTooLong)
+		a.response = entity.ErrorResponse(entity.StatusApplicationError, msgSequenceTooLong)
 		a.stop = true
 	case hasErrorField(rec.Response.Result):
 		a.stop = true
@@ -169,12 +161,12 @@ func memoryLimit(rec *entity.Activation) (int, bool) {
 // "Sequence failed.".
 func componentFailure(err error) entity.Response {
 	if errors.Is(err, entity.ErrNotFound) || errors.Is(err, entity.ErrWrongCollection) {
-		return errorResult(entity.StatusApplicationError, msgSequenceNoComponent)
+		return entity.ErrorResponse(entity.StatusApplicationError, msgSequenceNoComponent)
 	}
 	if status, msg, internal := errorStatus(err); !internal && status < http.StatusInternalServerError {
-		return errorResult(entity.StatusApplicationError, msg)
+		return entity.ErrorResponse(entity.StatusApplicationError, msg)
 	}
-	return errorResult(entity.StatusWhiskError, msgSequenceFailed)
+	return entity.ErrorResponse(entity.StatusWhiskError, msgSequenceFailed)
 }
 
 // sequenceArgs are the arguments a sequence's first component gets: the
@@ -308,7 +300,7 @@ func (s *Server) runSequence(ctx context.Context, r seqRun, count int, args json
 	acc := newSeqAccount(count, args)
 	for _, c := range r.action.Exec.Components {
 		if acc.count >= limit {
-			acc = acc.failed(errorResult(entity.StatusApplicationError, msgSequenceTooLong), "")
+			acc = acc.failed(entity.ErrorResponse(entity.StatusApplicationError, msgSequenceTooLong), "")
 			break
 		}
 		acc = s.runComponent(ctx, r, c, acc, limit)
@@ -354,7 +346,7 @@ func (s *Server) runComponent(ctx context.Context, r seqRun, comp string, acc se
 	if isConductor(ra.Action) { // a nested composition (conductor.go)
 		cctx, ok := crossNesting(ctx, limit)
 		if !ok {
-			return acc.failed(errorResult(entity.StatusApplicationError, msgSequenceTooLong), "")
+			return acc.failed(entity.ErrorResponse(entity.StatusApplicationError, msgSequenceTooLong), "")
 		}
 		rec := s.runComposition(cctx, compRun{inv: r.inv, ra: ra, id: entity.NewActivationID(), cause: r.id}, &compCount{}, inv.body)
 		return acc.completed(rec, acc.count+1, limit)
@@ -367,7 +359,7 @@ func (s *Server) runComponent(ctx context.Context, r seqRun, comp string, acc se
 	}
 	if rec == nil {
 		s.log.Warn("sequence component record not retrieved", "tid", inv.tid, "activationId", r.id, "component", id)
-		return acc.failed(errorResult(entity.StatusWhiskError, msgSequenceTimeout(id)), id)
+		return acc.failed(entity.ErrorResponse(entity.StatusWhiskError, msgSequenceTimeout(id)), id)
 	}
 	return acc.completed(rec, acc.count+1, limit)
 }

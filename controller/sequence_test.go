@@ -486,18 +486,18 @@ func TestSeqAccount(t *testing.T) {
 			duration: 2, stop: true}},
 		{"over the limit", func(a seqAccount) seqAccount {
 			return a.completed(rec("a1", `{"x":1}`, 0, d(2), ""), 51, 50)
-		}, seqAccount{count: 51, response: errorResult(1, "Too many actions in the sequence."), logs: []string{"a1"},
+		}, seqAccount{count: 51, response: entity.ErrorResponse(1, "Too many actions in the sequence."), logs: []string{"a1"},
 			duration: 2, stop: true}},
 		{"at the limit", func(a seqAccount) seqAccount {
 			return a.completed(rec("a1", `{"x":1}`, 0, d(2), ""), 50, 50)
 		}, seqAccount{count: 50, response: entity.Response{Result: json.RawMessage(`{"x":1}`)}, logs: []string{"a1"}, duration: 2}},
 		{"failure with id", func(a seqAccount) seqAccount {
 			a = a.completed(rec("a1", `{}`, 0, d(3), ""), 1, 50)
-			return a.failed(errorResult(3, "t"), "a2")
-		}, seqAccount{count: 1, response: errorResult(3, "t"), logs: []string{"a1", "a2"}, duration: 3, stop: true}},
+			return a.failed(entity.ErrorResponse(3, "t"), "a2")
+		}, seqAccount{count: 1, response: entity.ErrorResponse(3, "t"), logs: []string{"a1", "a2"}, duration: 3, stop: true}},
 		{"failure without id", func(a seqAccount) seqAccount {
-			return a.failed(errorResult(1, "gone"), "")
-		}, seqAccount{response: errorResult(1, "gone"), logs: []string{}, stop: true}},
+			return a.failed(entity.ErrorResponse(1, "gone"), "")
+		}, seqAccount{response: entity.ErrorResponse(1, "gone"), logs: []string{}, stop: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -599,7 +599,7 @@ func TestSequenceRecord(t *testing.T) {
 			  "response":{"statusCode":0,"result":{"r":1}},"logs":["c1"],"version":"0.0.1","publish":false}`,
 			`[{"key":"topmost","value":true},{"key":"path","value":"alice/pkg/seq"},{"key":"kind","value":"sequence"},{"key":"waitTime","value":7},
 			  {"key":"limits","value":{"timeout":60000,"memory":384,"logs":10,"concurrency":1}}]`},
-		{"nested", seqRun{inv: invocation{caller: caller, received: received}, action: a, id: "s2", cause: "s1"}, newSeqAccount(0, json.RawMessage(`{}`)).failed(errorResult(1, "gone"), ""),
+		{"nested", seqRun{inv: invocation{caller: caller, received: received}, action: a, id: "s2", cause: "s1"}, newSeqAccount(0, json.RawMessage(`{}`)).failed(entity.ErrorResponse(1, "gone"), ""),
 			`{"namespace":"guest","name":"seq","subject":"guest","activationId":"s2","cause":"s1","start":1000007,"end":1000040,"duration":0,
 			  "response":{"statusCode":1,"result":{"error":"gone"}},"logs":[],"version":"0.0.1","publish":false}`,
 			`[{"key":"topmost","value":false},{"key":"path","value":"alice/pkg/seq"},{"key":"kind","value":"sequence"},{"key":"causedBy","value":"sequence"},{"key":"waitTime","value":7}]`},

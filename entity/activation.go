@@ -35,6 +35,12 @@ type Response struct {
 // Success reports whether the status code is success.
 func (r Response) Success() bool { return r.StatusCode == StatusSuccess }
 
+// ErrorResponse is the response {"statusCode":code,"result":{"error":msg}}.
+func ErrorResponse(code int, msg string) Response {
+	b := append([]byte(`{"error":`), AppendJSONString(nil, msg)...)
+	return Response{StatusCode: code, Result: append(b, '}')}
+}
+
 // Activation is an activation record in its stored form (what the stores
 // keep and OpenWhisk writes to its activations database). Namespace is the
 // invoking (caller's) namespace; End is 0 for trigger activations.

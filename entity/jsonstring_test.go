@@ -47,3 +47,12 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorResponse(t *testing.T) {
+	for _, msg := range []string{"", "The action did not return a dictionary.", `quote " <&> é`, "line\nbreak"} {
+		want, _ := json.Marshal(map[string]string{"error": msg})
+		if r := ErrorResponse(StatusApplicationError, msg); string(r.Result) != string(want) || r.StatusCode != StatusApplicationError {
+			t.Errorf("ErrorResponse(%q) = %d %s, want 1 %s", msg, r.StatusCode, r.Result, want)
+		}
+	}
+}

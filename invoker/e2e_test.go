@@ -163,7 +163,7 @@ func TestEndToEndBlockingAndNonBlocking(t *testing.T) {
 func TestEndToEndApplicationErrorIs502(t *testing.T) {
 	s := newStack(t)
 	s.runner.respond = func(pool.Job) (entity.Response, bool) {
-		return errorResponse(entity.StatusApplicationError, "boom"), false
+		return entity.ErrorResponse(entity.StatusApplicationError, "boom"), false
 	}
 	if status, _, _ := s.do("PUT", "/api/v1/namespaces/_/actions/fail", `{"exec":{"kind":"python:3","code":"def main(a): return {'error':'boom'}"}}`); status != http.StatusOK {
 		t.Fatalf("PUT: %d", status)

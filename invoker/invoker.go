@@ -194,15 +194,15 @@ func (inv *Invoker) execute(ctx context.Context, msg *messaging.ActivationMessag
 		return fallbackRecord(msg, "", fetchFailure(err), inv.cfg.Now())
 	}
 	if a.Exec.Kind == entity.KindSequence {
-		return fallbackRecord(msg, entity.KindSequence, errorResponse(entity.StatusApplicationError, MsgSequenceNotHandled), inv.cfg.Now())
+		return fallbackRecord(msg, entity.KindSequence, entity.ErrorResponse(entity.StatusApplicationError, MsgSequenceNotHandled), inv.cfg.Now())
 	}
 	if err := inv.cfg.Limits.Effective(msg.User.Limits).CheckAction(a.Limits); err != nil {
-		return fallbackRecord(msg, "", errorResponse(entity.StatusApplicationError, err.Error()), inv.cfg.Now())
+		return fallbackRecord(msg, "", entity.ErrorResponse(entity.StatusApplicationError, err.Error()), inv.cfg.Now())
 	}
 	kind, image, native, ok := runtimeSpec(inv.cfg.Manifest, &a.Exec)
 	if !ok {
 		_, kerr := inv.cfg.Manifest.CheckKind(a.Exec.Kind)
-		return fallbackRecord(msg, a.Exec.Kind, errorResponse(entity.StatusWhiskError, kerr.Error()), inv.cfg.Now())
+		return fallbackRecord(msg, a.Exec.Kind, entity.ErrorResponse(entity.StatusWhiskError, kerr.Error()), inv.cfg.Now())
 	}
 	job := buildJob(jobInput{msg: msg, action: a, kind: kind, image: image, native: native,
 		apiHost: inv.cfg.APIHost, invoker: inv.cfg.ID, now: inv.cfg.Now()})
@@ -215,11 +215,11 @@ func (inv *Invoker) execute(ctx context.Context, msg *messaging.ActivationMessag
 func fetchFailure(err error) entity.Response {
 	switch {
 	case errors.Is(err, entity.ErrNotFound):
-		return errorResponse(entity.StatusApplicationError, MsgActionNotFound)
+		return entity.ErrorResponse(entity.StatusApplicationError, MsgActionNotFound)
 	case errors.Is(err, entity.ErrWrongCollection):
-		return errorResponse(entity.StatusWhiskError, MsgActionMismatch)
+		return entity.ErrorResponse(entity.StatusWhiskError, MsgActionMismatch)
 	}
-	return errorResponse(entity.StatusWhiskError, MsgActionFetchFailed)
+	return entity.ErrorResponse(entity.StatusWhiskError, MsgActionFetchFailed)
 }
 
 // ack sends the activation's ack to its controller. A combined ack too

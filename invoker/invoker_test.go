@@ -203,7 +203,7 @@ func TestNonBlockingCompletion(t *testing.T) {
 func TestWhiskErrorIsSystemError(t *testing.T) {
 	h := newHarness(t)
 	h.runner.respond = func(pool.Job) (entity.Response, bool) {
-		return errorResponse(entity.StatusWhiskError, "Failed to provision resources to run the action."), false
+		return entity.ErrorResponse(entity.StatusWhiskError, "Failed to provision resources to run the action."), false
 	}
 	a := h.putAction(entity.NewFQN("guest", "", "hello"), nodeExec(), nil, nil)
 	h.send(h.message(a, false, `{}`))
@@ -215,7 +215,7 @@ func TestWhiskErrorIsSystemError(t *testing.T) {
 func TestTimeoutAnnotation(t *testing.T) {
 	h := newHarness(t)
 	h.runner.respond = func(pool.Job) (entity.Response, bool) {
-		return errorResponse(entity.StatusDeveloperError, "The action exceeded its time limits of 60000 milliseconds."), true
+		return entity.ErrorResponse(entity.StatusDeveloperError, "The action exceeded its time limits of 60000 milliseconds."), true
 	}
 	a := h.putAction(entity.NewFQN("guest", "", "slow"), nodeExec(), nil, nil)
 	h.send(h.message(a, true, `{}`))

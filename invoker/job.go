@@ -276,12 +276,6 @@ func fallbackRecord(msg *messaging.ActivationMessage, kind string, resp entity.R
 	}
 }
 
-// errorResponse is {"statusCode":code,"result":{"error":msg}}.
-func errorResponse(code int, msg string) entity.Response {
-	b := append([]byte(`{"error":`), jsonValue(msg)...)
-	return entity.Response{StatusCode: code, Result: append(b, '}')}
-}
-
 // ackFor builds the ack of a finished activation: blocking activations
 // get the combined completion and result (logs are collected before the
 // ack, so one message suffices), non-blocking ones the completion.

@@ -121,7 +121,7 @@ func TestFetchFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := fetchFailure(tt.err)
-			want := errorResponse(tt.code, tt.msg)
+			want := entity.ErrorResponse(tt.code, tt.msg)
 			if r.StatusCode != tt.code || string(r.Result) != string(want.Result) {
 				t.Fatalf("got %+v", r)
 			}

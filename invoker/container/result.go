@@ -60,11 +60,11 @@ func InterpretRun(res RunResult, err error, timeout time.Duration, truncation in
 	}
 	body := res.Body
 	if truncation > 0 && len(body) > truncation {
-		return errorResponse(entity.StatusApplicationError, truncatedMessage(body, truncation))
+		return entity.ErrorResponse(entity.StatusApplicationError, truncatedMessage(body, truncation))
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || !json.Valid(trimmed) {
-		return errorResponse(entity.StatusDeveloperError, invalidRunMessage(body))
+		return entity.ErrorResponse(entity.StatusDeveloperError, invalidRunMessage(body))
 	}
 	switch trimmed[0] {
 	case '{':
@@ -73,7 +73,7 @@ func InterpretRun(res RunResult, err error, timeout time.Duration, truncation in
 		case res.Status != 200 && hasErr:
 			return errorValueResponse(entity.StatusDeveloperError, errVal)
 		case res.Status != 200:
-			return errorResponse(entity.StatusDeveloperError, invalidRunMessage(body))
+			return entity.ErrorResponse(entity.StatusDeveloperError, invalidRunMessage(body))
 		case hasErr:
 			return errorValueResponse(entity.StatusApplicationError, errVal)
 		}
@@ -83,7 +83,7 @@ func InterpretRun(res RunResult, err error, timeout time.Duration, truncation in
 			return entity.Response{StatusCode: entity.StatusSuccess, Result: compact(trimmed)}
 		}
 	}
-	return errorResponse(entity.StatusDeveloperError, invalidRunMessage(body))
+	return entity.ErrorResponse(entity.StatusDeveloperError, invalidRunMessage(body))
 }
 
 // InterpretInit interprets the outcome of Container.Init. ok is true when
@@ -114,7 +114,7 @@ func InterpretInit(res RunResult, err error, timeout time.Duration) (entity.Resp
 	if len(ie.Body) > 0 {
 		msg = "The action failed during initialization: " + string(ie.Body)
 	}
-	return errorResponse(entity.StatusDeveloperError, msg), false
+	return entity.ErrorResponse(entity.StatusDeveloperError, msg), false
 }
 
 // InterpretCreate interprets a Factory.Create error: ErrProvision (and any
@@ -124,9 +124,9 @@ func InterpretInit(res RunResult, err error, timeout time.Duration) (entity.Resp
 // error with that message.
 func InterpretCreate(err error, blackbox bool) entity.Response {
 	if !blackbox || errors.Is(err, ErrProvision) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return errorResponse(entity.StatusWhiskError, msgProvision)
+		return entity.ErrorResponse(entity.StatusWhiskError, msgProvision)
 	}
-	return errorResponse(entity.StatusDeveloperError, err.Error())
+	return entity.ErrorResponse(entity.StatusDeveloperError, err.Error())
 }
 
 // TimedOut reports whether a Container error means the time limit was hit.
@@ -138,15 +138,15 @@ func TimedOut(err error) bool {
 func interpretFailure(err error, timeout time.Duration, init bool) entity.Response {
 	switch {
 	case errors.Is(err, ErrOOM):
-		return errorResponse(entity.StatusDeveloperError, msgOOM)
+		return entity.ErrorResponse(entity.StatusDeveloperError, msgOOM)
 	case TimedOut(err):
-		return errorResponse(entity.StatusDeveloperError, TimeoutMessage(timeout, init))
+		return entity.ErrorResponse(entity.StatusDeveloperError, TimeoutMessage(timeout, init))
 	case errors.Is(err, ErrProvision):
-		return errorResponse(entity.StatusWhiskError, msgProvision)
+		return entity.ErrorResponse(entity.StatusWhiskError, msgProvision)
 	case init:
-		return errorResponse(entity.StatusDeveloperError, msgAbnormalInit)
+		return entity.ErrorResponse(entity.StatusDeveloperError, msgAbnormalInit)
 	}
-	return errorResponse(entity.StatusDeveloperError, msgAbnormalRun)
+	return entity.ErrorResponse(entity.StatusDeveloperError, msgAbnormalRun)
 }
 
 // TimeoutMessage is OpenWhisk's time-limit message: "The action exceeded
@@ -176,14 +176,6 @@ func truncatedMessage(body []byte, limit int) string {
 	return "The action produced a response that exceeded the allowed length: " +
 		strconv.Itoa(len(body)) + " > " + strconv.Itoa(limit) +
 		" bytes. The truncated response was: " + string(body[:cut])
-}
-
-// ErrorResponse is {"statusCode":code,"result":{"error":msg}}.
-func ErrorResponse(code int, msg string) entity.Response { return errorResponse(code, msg) }
-
-func errorResponse(code int, msg string) entity.Response {
-	v, _ := json.Marshal(msg) // a string always marshals
-	return errorValueResponse(code, v)
 }
 
 // errorValueResponse is {"statusCode":code,"result":{"error":<v>}} with v

@@ -129,12 +129,12 @@ func newPool(ctx context.Context, cfg Config, f container.Factory, clk clock) (*
 func (p *Pool) Run(ctx context.Context, job Job) Outcome {
 	job = job.withDefaults()
 	if err := ctx.Err(); err != nil {
-		return p.failed(errorResponse(entity.StatusWhiskError, "The activation was not run: "+err.Error()+"."))
+		return p.failed(entity.ErrorResponse(entity.StatusWhiskError, "The activation was not run: "+err.Error()+"."))
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return p.failed(errorResponse(entity.StatusWhiskError, "The invoker is shutting down."))
+		return p.failed(entity.ErrorResponse(entity.StatusWhiskError, "The invoker is shutting down."))
 	}
 	p.busy++
 	p.mu.Unlock()
@@ -150,7 +150,7 @@ func (p *Pool) Run(ctx context.Context, job Job) Outcome {
 			return out
 		}
 		if attempt >= maxRunAttempts {
-			return p.failed(errorResponse(entity.StatusWhiskError, "Failed to provision resources to run the action."))
+			return p.failed(entity.ErrorResponse(entity.StatusWhiskError, "Failed to provision resources to run the action."))
 		}
 	}
 }
@@ -216,14 +216,14 @@ func (p *Pool) place(ctx context.Context, job Job) (placement, entity.Response, 
 			p.buffer.Remove(el)
 			p.changed()
 			p.mu.Unlock()
-			return placement{}, errorResponse(entity.StatusWhiskError, "The activation was not run: "+ctx.Err().Error()+"."), false
+			return placement{}, entity.ErrorResponse(entity.StatusWhiskError, "The activation was not run: "+ctx.Err().Error()+"."), false
 		}
 		p.mu.Lock()
 		if p.closed {
 			p.buffer.Remove(el)
 			p.changed()
 			p.mu.Unlock()
-			return placement{}, errorResponse(entity.StatusWhiskError, "The invoker is shutting down."), false
+			return placement{}, entity.ErrorResponse(entity.StatusWhiskError, "The invoker is shutting down."), false
 		}
 		if p.buffer.Front() != el {
 			continue
@@ -245,7 +245,7 @@ func (p *Pool) place(ctx context.Context, job Job) (placement, entity.Response, 
 }
 
 func tooLarge(job Job, userMB int) entity.Response {
-	return errorResponse(entity.StatusWhiskError, fmt.Sprintf(
+	return entity.ErrorResponse(entity.StatusWhiskError, fmt.Sprintf(
 		"The action needs %d MB of memory but the invoker has only %d MB.", job.Spec.MemoryMB, userMB))
 }
 
@@ -548,8 +548,4 @@ func (p *Pool) Close(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	return err
-}
-
-func errorResponse(code int, msg string) entity.Response {
-	return container.ErrorResponse(code, msg)
 }

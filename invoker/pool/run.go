@@ -80,7 +80,7 @@ func (p *Pool) createAndRun(ctx context.Context, job Job, e *entry) (Outcome, bo
 	}
 	e.c = c
 	if act := p.apply(e, evCreated); act != actInit { // the pool closed meanwhile
-		resp := errorResponse(entity.StatusWhiskError, "The invoker is shutting down.")
+		resp := entity.ErrorResponse(entity.StatusWhiskError, "The invoker is shutting down.")
 		g.fail = &resp
 		e.gate = nil
 		e.active--
