@@ -253,13 +253,13 @@ type compRun struct {
 func compositionRecord(r compRun, t compTally, resp entity.Response, start, end time.Time) *entity.Activation {
 	a := r.ra.Action
 	ann := entity.Params{
-		{Key: entity.AnnotationTopmost, Value: rawJSON(r.topmost)},
-		{Key: entity.AnnotationPath, Value: rawJSON(a.FullName().DocID())},
-		{Key: entity.AnnotationKind, Value: rawJSON(entity.KindSequence)},
-		{Key: annotationConductor, Value: rawJSON(true)},
+		{Key: entity.AnnotationTopmost, Value: entity.JSONValue(r.topmost)},
+		{Key: entity.AnnotationPath, Value: entity.JSONValue(a.FullName().DocID())},
+		{Key: entity.AnnotationKind, Value: entity.JSONValue(entity.KindSequence)},
+		{Key: annotationConductor, Value: entity.JSONValue(true)},
 	}
 	if !r.topmost {
-		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: rawJSON(entity.KindSequence)})
+		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: entity.JSONValue(entity.KindSequence)})
 	}
 	var wait int64
 	if !r.inv.received.IsZero() {
@@ -268,8 +268,8 @@ func compositionRecord(r compRun, t compTally, resp entity.Response, start, end 
 	l := a.Limits
 	l.Memory = max(l.Memory, t.maxMemory)
 	ann = append(ann,
-		entity.Param{Key: entity.AnnotationWaitTime, Value: rawJSON(wait)},
-		entity.Param{Key: entity.AnnotationLimits, Value: rawJSON(l)})
+		entity.Param{Key: entity.AnnotationWaitTime, Value: entity.JSONValue(wait)},
+		entity.Param{Key: entity.AnnotationLimits, Value: entity.JSONValue(l)})
 	logs := t.logs
 	if logs == nil {
 		logs = []string{}

@@ -202,22 +202,22 @@ type seqRun struct {
 func sequenceRecord(r seqRun, acc seqAccount, start, end time.Time) *entity.Activation {
 	a := r.action
 	ann := entity.Params{
-		{Key: entity.AnnotationTopmost, Value: rawJSON(r.topmost)},
-		{Key: entity.AnnotationPath, Value: rawJSON(a.FullName().DocID())},
-		{Key: entity.AnnotationKind, Value: rawJSON(entity.KindSequence)},
+		{Key: entity.AnnotationTopmost, Value: entity.JSONValue(r.topmost)},
+		{Key: entity.AnnotationPath, Value: entity.JSONValue(a.FullName().DocID())},
+		{Key: entity.AnnotationKind, Value: entity.JSONValue(entity.KindSequence)},
 	}
 	if !r.topmost {
-		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: rawJSON(entity.KindSequence)})
+		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: entity.JSONValue(entity.KindSequence)})
 	}
 	var wait int64
 	if !r.inv.received.IsZero() {
 		wait = max(start.Sub(r.inv.received).Milliseconds(), 0)
 	}
-	ann = append(ann, entity.Param{Key: entity.AnnotationWaitTime, Value: rawJSON(wait)})
+	ann = append(ann, entity.Param{Key: entity.AnnotationWaitTime, Value: entity.JSONValue(wait)})
 	if acc.hasMemory {
 		l := a.Limits
 		l.Memory = acc.maxMemory
-		ann = append(ann, entity.Param{Key: entity.AnnotationLimits, Value: rawJSON(l)})
+		ann = append(ann, entity.Param{Key: entity.AnnotationLimits, Value: entity.JSONValue(l)})
 	}
 	dur := acc.duration
 	rec := &entity.Activation{
@@ -229,15 +229,6 @@ func sequenceRecord(r seqRun, acc seqAccount, start, end time.Time) *entity.Acti
 		rec.Cause = r.cause
 	}
 	return rec
-}
-
-// rawJSON is the JSON of a value of a record annotation.
-func rawJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	return b
 }
 
 // invokeSequence starts the topmost run of the resolved sequence ra of

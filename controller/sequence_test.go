@@ -41,7 +41,7 @@ func (f *seqActivator) Activate(ctx context.Context, req ActivationRequest) (<-c
 	rec.Response.Result, _ = json.Marshal(args)
 	d := int64(5)
 	rec.Duration = &d
-	rec.Annotations = append(rec.Annotations, entity.Param{Key: entity.AnnotationLimits, Value: rawJSON(req.Action.Limits)})
+	rec.Annotations = append(rec.Annotations, entity.Param{Key: entity.AnnotationLimits, Value: entity.JSONValue(req.Action.Limits)})
 	ch := make(chan *entity.Activation, 1)
 	if behaviour == "gate" {
 		go func() {

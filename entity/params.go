@@ -189,6 +189,16 @@ func (ps Params) Merge(over Params) Params {
 	return out
 }
 
+// JSONValue is the compact JSON of v, for a parameter or annotation value
+// (null when v cannot be encoded).
+func JSONValue(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
 // linearLimit bounds the work of the simple quadratic scans (Merge,
 // AppendObject); beyond it they index the keys in a map.
 const linearLimit = 256

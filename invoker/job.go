@@ -183,15 +183,6 @@ func buildJob(in jobInput) pool.Job {
 	}
 }
 
-// jsonValue is the compact JSON of a value the record annotations hold.
-func jsonValue(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	return b
-}
-
 // record builds the activation record of a run, with OpenWhisk's
 // annotations in OpenWhisk's order: limits, path, kind, timeout,
 // [causedBy], [initTime (cold starts only)], waitTime, [binding].
@@ -201,20 +192,20 @@ func record(msg *messaging.ActivationMessage, a *entity.Action, kind string, out
 	wait := max(start-msg.TransID.Start, 0)
 	ann := make(entity.Params, 0, 8)
 	ann = append(ann,
-		entity.Param{Key: entity.AnnotationLimits, Value: jsonValue(a.Limits)},
-		entity.Param{Key: entity.AnnotationPath, Value: jsonValue(a.FullName().DocID())},
-		entity.Param{Key: entity.AnnotationKind, Value: jsonValue(kind)},
-		entity.Param{Key: entity.AnnotationTimeout, Value: jsonValue(out.TimedOut)},
+		entity.Param{Key: entity.AnnotationLimits, Value: entity.JSONValue(a.Limits)},
+		entity.Param{Key: entity.AnnotationPath, Value: entity.JSONValue(a.FullName().DocID())},
+		entity.Param{Key: entity.AnnotationKind, Value: entity.JSONValue(kind)},
+		entity.Param{Key: entity.AnnotationTimeout, Value: entity.JSONValue(out.TimedOut)},
 	)
 	if msg.Cause != "" {
 		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: json.RawMessage(`"sequence"`)})
 	}
 	if out.Cold {
-		ann = append(ann, entity.Param{Key: entity.AnnotationInitTime, Value: jsonValue(out.InitTime.Milliseconds())})
+		ann = append(ann, entity.Param{Key: entity.AnnotationInitTime, Value: entity.JSONValue(out.InitTime.Milliseconds())})
 	}
-	ann = append(ann, entity.Param{Key: entity.AnnotationWaitTime, Value: jsonValue(wait)})
+	ann = append(ann, entity.Param{Key: entity.AnnotationWaitTime, Value: entity.JSONValue(wait)})
 	if msg.Action.Binding != "" {
-		ann = append(ann, entity.Param{Key: entity.AnnotationBinding, Value: jsonValue(string(msg.Action.Binding))})
+		ann = append(ann, entity.Param{Key: entity.AnnotationBinding, Value: entity.JSONValue(string(msg.Action.Binding))})
 	}
 	logs := out.Logs
 	if logs == nil {
@@ -254,8 +245,8 @@ func fallbackRecord(msg *messaging.ActivationMessage, kind string, resp entity.R
 		kind = kindUnknown
 	}
 	ann := entity.Params{
-		{Key: entity.AnnotationPath, Value: jsonValue(msg.Action.FQN().DocID())},
-		{Key: entity.AnnotationKind, Value: jsonValue(kind)},
+		{Key: entity.AnnotationPath, Value: entity.JSONValue(msg.Action.FQN().DocID())},
+		{Key: entity.AnnotationKind, Value: entity.JSONValue(kind)},
 	}
 	if msg.Cause != "" {
 		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: json.RawMessage(`"sequence"`)})

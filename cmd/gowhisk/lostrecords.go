@@ -118,7 +118,6 @@ func (l *lostRecords) check(p *pendingActivation) {
 
 // lostRecord is the whisk internal error record of a lost activation.
 func lostRecord(p *pendingActivation, now time.Time) *entity.Activation {
-	js := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	result, _ := json.Marshal(map[string]string{"error": MsgLostActivation})
 	duration := now.Sub(p.start).Milliseconds()
 	version := p.version
@@ -126,11 +125,11 @@ func lostRecord(p *pendingActivation, now time.Time) *entity.Activation {
 		version = entity.DefaultVersion
 	}
 	ann := entity.Params{
-		{Key: entity.AnnotationPath, Value: js(p.action.DocID())},
-		{Key: entity.AnnotationKind, Value: js(p.kind)},
+		{Key: entity.AnnotationPath, Value: entity.JSONValue(p.action.DocID())},
+		{Key: entity.AnnotationKind, Value: entity.JSONValue(p.kind)},
 	}
 	if p.cause != "" {
-		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: js("sequence")})
+		ann = append(ann, entity.Param{Key: entity.AnnotationCausedBy, Value: entity.JSONValue("sequence")})
 	}
 	return &entity.Activation{
 		Namespace:    p.namespace,
